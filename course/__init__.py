@@ -1,0 +1,1 @@
+"""Instructor-side tooling (release, grading, demo). Not shipped to students."""

@@ -1,0 +1,2 @@
+"""Checks for assignment fedavg (being written)."""
+__all__ = []

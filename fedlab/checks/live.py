@@ -1,0 +1,2 @@
+"""Checks for assignment live (being written)."""
+__all__ = []

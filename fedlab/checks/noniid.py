@@ -1,0 +1,2 @@
+"""Checks for assignment noniid (being written)."""
+__all__ = []
