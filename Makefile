@@ -21,11 +21,12 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	FEDLAB_QUICK=1 $(PY) -m pytest --nbval-lax --nbval-current-env tests solutions
 
+# The course's main job: release, a demo class, autograding, feedback, grades (build/demo/grades.csv).
 demo: $(STAMP)
-	$(PY) -m course.fedavg_demo
+	$(PY) -m course demo
 
 notebooks: $(STAMP)
-	for a in solutions/*/; do (cd . && $(VENV)/bin/nbgrader generate_assignment "$$(basename $$a)" --force --quiet) || exit 1; done
+	$(PY) -m course release
 
 clean:
 	rm -rf build

@@ -1,7 +1,55 @@
-"""nbgrader configuration of the course: sources in solutions/, student release in notebooks/."""
+"""nbgrader configuration of the course: sources in solutions/, student release in notebooks/.
+
+Every path is anchored at this file, so nbgrader commands work from any folder, and a class
+directory elsewhere (the demo class in build/demo) loads this file and moves only its paths.
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # nbgrader imports the course's preprocessors from course/
+
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 c.CourseDirectory.course_id = "fedlab"
+c.CourseDirectory.root = str(HERE)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-c.CourseDirectory.db_url = "sqlite:///build/gradebook.db"
+(HERE / "build").mkdir(exist_ok=True)
+c.CourseDirectory.db_url = f"sqlite:///{HERE / 'build' / 'gradebook.db'}"
+
+# A student who deletes a graded test cell gets it back, and is graded on it. nbgrader 0.9.6 puts it
+# back only when the cell before it is a graded or solution cell; course/restore.py fixes that.
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "course.restore.RestoreMissingCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Under nbgrader the notebooks run in quick mode (NBGRADER_EXECUTION): each cell is written to
+# finish in nbgrader's usual 30 s; twice that leaves room for a slow or busy grading machine,
+# while an endless loop still costs one minute.
+c.Execute.timeout = 60
+
+# nbgrader scores a test cell 0 when anything reached stderr, so one library warning (torch,
+# matplotlib, a progress bar) would fail a right answer. Errors decide the grade; stderr does not.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"[\s\S]"
+
+# Hidden tests are restored into the autograded notebook; keep their code out of the feedback
+# students receive (nbgrader shows it by design, jupyter/nbgrader#917) but keep their messages.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Full-run histories (<name>.history.json) are the student's: never let autograding overwrite a
+# submitted one with a copy from solutions/ (`python -m course release` also keeps them out of notebooks/).
+c.Autograde.exclude_overwriting = {
+    folder.name: [p.name for p in folder.glob("*.history.json")]
+    for folder in (HERE / "solutions").glob("*") if folder.is_dir()
+}
