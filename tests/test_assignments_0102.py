@@ -1,0 +1,199 @@
+"""Assignments 01 and 02 through nbgrader's own validator, and their released student versions.
+
+Validating a solution notebook must pass every autograded test; validating the untouched
+student notebook must fail every one of them (each stub raises) while the rest of the notebook
+still runs to its last cell. The released notebooks must hold stubs and none of the solution
+or hidden-test text. Notebooks run in quick mode on a copy in a temporary folder. Each graded
+test cell, run on its own, passes the right answers of tests/test_checks_*.py and fails their
+wrong ones, also when every fedlab check has been rebound to pass.
+"""
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.validator import Validator
+from traitlets.config.loader import PyFileConfigLoader
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = {"01_fedavg": ("fedavg.ipynb", 25), "02_noniid": ("noniid.ipynb", 30)}
+STUB_ERRORS = {"NotImplementedError", "NameError"}  # a stub raises; code after it misses its results
+
+
+def source_path(assignment):
+    return ROOT / "solutions" / assignment / ASSIGNMENTS[assignment][0]
+
+
+def release_path(assignment):
+    return ROOT / "notebooks" / assignment / ASSIGNMENTS[assignment][0]
+
+
+def nbgrader_meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def is_autograded_test(cell):
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+
+
+class RecordingValidator(Validator):
+    """nbgrader's Validator, keeping the executed notebook so the tests can look at every cell."""
+
+    def _preprocess(self, nb):
+        self.executed = super()._preprocess(nb)
+        return self.executed
+
+
+def validate(path, tmp_path, monkeypatch):
+    """nbgrader's validation of a copy of ``path`` in quick mode: (results, executed notebook)."""
+    monkeypatch.setenv("FEDLAB_QUICK", "1")
+    monkeypatch.setenv("FEDLAB_DATA", os.environ.get("FEDLAB_DATA", "synthetic"))
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    validator = RecordingValidator(config=config)
+    return validator.validate(str(copy)), validator.executed
+
+
+def errors(cell):
+    return [out.ename for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_validating_the_solution_passes_every_test(assignment, tmp_path, monkeypatch):
+    results, executed = validate(source_path(assignment), tmp_path, monkeypatch)
+    assert results == {}, results
+    tests = [cell for cell in executed.cells if is_autograded_test(cell)]
+    assert tests and all(not errors(cell) for cell in tests)
+    checks = [cell for cell in executed.cells if "fedlab.checks.check_" in cell.source]
+    assert checks and all(cell.outputs[0].text.startswith("PASSED ") for cell in checks)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_validating_the_untouched_release_fails_every_test_and_runs_to_the_end(assignment, tmp_path, monkeypatch):
+    results, executed = validate(release_path(assignment), tmp_path, monkeypatch)
+    failed = {entry["source"] for entry in results["failed"]}
+    tests = [cell for cell in executed.cells if is_autograded_test(cell)]
+    assert tests
+    for cell in tests:
+        assert cell.source.strip() in failed, cell.source
+        assert set(errors(cell)) <= STUB_ERRORS and errors(cell), (cell.source, errors(cell))
+    # nothing crashed: every code cell ran, and the last one reported where the notebook ran
+    assert all(cell.execution_count for cell in executed.cells if cell.cell_type == "code")
+    last = executed.cells[-1]
+    assert not errors(last) and "wall time" in "".join(out.get("text", "") for out in last.outputs)
+
+
+def marked_blocks(text, begin, end):
+    """The lines between ``begin`` and ``end`` markers."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif inside:
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_release_holds_stubs_and_no_solution_or_hidden_test(assignment):
+    source = nbformat.read(source_path(assignment), as_version=4)
+    release = nbformat.read(release_path(assignment), as_version=4)
+    released = {nbgrader_meta(c).get("grade_id"): c for c in release.cells if nbgrader_meta(c)}
+    # the release is generated from the current source: same graded cells, same points, the assignment's total
+    graded = [(nbgrader_meta(c)["grade_id"], nbgrader_meta(c).get("points")) for c in source.cells if nbgrader_meta(c)]
+    assert graded == [(nbgrader_meta(c)["grade_id"], nbgrader_meta(c).get("points"))
+                      for c in release.cells if nbgrader_meta(c)]
+    assert sum(points or 0 for _, points in graded) == ASSIGNMENTS[assignment][1]
+
+    text = "\n".join(cell.source for cell in release.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    for cell in source.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution"):
+            stub = released[meta["grade_id"]].source
+            hidden = cell.source.splitlines() if cell.cell_type == "markdown" else \
+                marked_blocks(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
+            assert ("YOUR ANSWER HERE" if cell.cell_type == "markdown" else "raise NotImplementedError()") in stub
+        else:
+            hidden = marked_blocks(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+        for line in hidden:
+            if len(line) > 12:  # long enough to be the solution's own text
+                assert line not in text, f"{meta.get('grade_id')}: {line}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_hidden_tests_use_their_own_comparisons(assignment):
+    """A student who rebinds a fedlab check or a numpy/torch assert helper must not pass a hidden test."""
+    source = nbformat.read(source_path(assignment), as_version=4)
+    hidden = [marked_blocks(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+              for cell in source.cells if is_autograded_test(cell)]
+    assert hidden and all(hidden)
+    for block in hidden:
+        for helper in ("fedlab.checks", "np.testing", "numpy.testing", "torch.testing", "assert_close"):
+            assert not any(helper in line for line in block), helper
+
+
+# ---------------------------------------------------------------- the graded test cells judge answers like the checks
+
+@pytest.fixture(scope="module")
+def notebook_globals(cifar10):
+    """What the notebooks' setup cells define, for running a graded test cell on its own."""
+    import random
+    import time
+    from collections import OrderedDict
+
+    import numpy as np
+    import torch
+
+    import fedlab
+
+    trainset, testset = cifar10
+    return dict(fedlab=fedlab, np=np, torch=torch, random=random, time=time, OrderedDict=OrderedDict,
+                trainset=trainset, testset=testset,
+                GROUP_CLASSES={0: [0, 1, 2, 3], 1: [4, 5, 6], 2: [7, 8, 9]}, DEVICES_PER_GROUP=20)
+
+
+def graded_cell(assignment, grade_id):
+    cells = nbformat.read(source_path(assignment), as_version=4).cells
+    return next(cell.source for cell in cells if nbgrader_meta(cell).get("grade_id") == grade_id)
+
+
+def variants():
+    """(assignment, test cell, function name, answer, whether it is right) for the checks' variants."""
+    import test_checks_fedavg as fedavg
+    import test_checks_noniid as noniid
+    table = [("01_fedavg", "test_iid_sampler", "iid_sampler", fedavg.IID_CORRECT, fedavg.IID_WRONG),
+             ("01_fedavg", "test_average_weights", "average_weights", fedavg.AVG_CORRECT, fedavg.AVG_WRONG),
+             ("01_fedavg", "test_get_devices_for_round", "get_devices_for_round",
+              fedavg.ROUND_CORRECT, fedavg.ROUND_WRONG),
+             ("02_noniid", "test_noniid_group_sampler", "noniid_group_sampler",
+              noniid.SAMPLER_CORRECT, noniid.SAMPLER_WRONG),
+             ("02_noniid", "test_get_devices_for_round_GROUP", "get_devices_for_round_GROUP",
+              noniid.GROUP_ROUND_CORRECT, noniid.GROUP_ROUND_WRONG),
+             ("02_noniid", "test_cifar_noniid_group_test", "cifar_noniid_group_test",
+              noniid.SPLIT_CORRECT, noniid.SPLIT_WRONG)]
+    for assignment, cell, name, right, wrong in table:
+        for fn in right:
+            yield pytest.param(assignment, cell, name, fn, True, id=f"{cell}-{fn.__name__}")
+        for fn in wrong:
+            yield pytest.param(assignment, cell, name, fn, False, id=f"{cell}-{fn.__name__}")
+
+
+@pytest.mark.parametrize("assignment, cell, name, answer, right", variants())
+def test_graded_cells_pass_right_answers_and_fail_wrong_ones(assignment, cell, name, answer, right,
+                                                             notebook_globals, monkeypatch):
+    # a student who made every check pass by rebinding it must gain nothing
+    for check in [c for c in dir(notebook_globals["fedlab"].checks) if c.startswith("check_")]:
+        monkeypatch.setattr(notebook_globals["fedlab"].checks, check, lambda fn: None)
+    namespace = dict(notebook_globals, **{name: answer})
+    if right:
+        exec(graded_cell(assignment, cell), namespace)
+    else:
+        with pytest.raises(Exception):
+            exec(graded_cell(assignment, cell), namespace)
