@@ -14,7 +14,7 @@ from . import augment, synthetic
 
 SOURCES = ("auto", "cifar", "synthetic")
 SYNTHETIC_SEED = 0
-SYNTHETIC_VERSION = 1  # bump when the generator changes, so stale caches are not reused
+SYNTHETIC_VERSION = 2  # bump when the generator changes, so stale caches are not reused
 
 
 class DataSourceError(RuntimeError):
@@ -41,7 +41,7 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, i):
-        image = augment.normalize(self.data[i:i + 1] if isinstance(i, int) else self.data[[i]], self.mean, self.std)
+        image = augment.normalize(self.data[i].unsqueeze(0), self.mean, self.std)
         return image[0], int(self.labels[i])
 
     def __repr__(self):

@@ -43,7 +43,7 @@ def coverage(client_idxs, dataset_size):
     held = np.zeros(dataset_size, dtype=bool)
     fractions = []
     for idxs in client_idxs:
-        held[np.asarray(idxs)] = True
+        held[np.asarray(idxs, dtype=np.int64)] = True  # int even when a client holds nothing
         fractions.append(held.mean())
     return fractions
 
