@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 # Tests, CI and the demo run offline on the synthetic stand-in; quick mode keeps notebooks short.
 export FEDLAB_DATA ?= synthetic
+# nbgrader runs alembic and jupyter from the environment it was installed into
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: install test demo notebooks clean
 

@@ -17,6 +17,15 @@ def _smooth_fields(n: int, size: int, gen: torch.Generator, coarse: int = 4) -> 
     return F.interpolate(low, size=(size, size), mode="bicubic", align_corners=False)
 
 
+def _mirror_symmetric(fields: torch.Tensor) -> torch.Tensor:
+    """Fields that equal their left-right mirror image, as scaled as the input.
+
+    CIFAR's classes look alike mirrored, which is why training flips images; the class
+    patterns must share that, or flipping would teach the model the wrong thing.
+    """
+    return (fields + fields.flip(-1)) / 2 ** 0.5
+
+
 def make_images(num_images: int, num_classes: int, seed: int, chunk: int = 10000):
     """``num_images`` uint8 images (N, 3, 32, 32) and their int64 labels.
 
@@ -24,8 +33,8 @@ def make_images(num_images: int, num_classes: int, seed: int, chunk: int = 10000
     at a multiple of ``chunk`` (50,000 train / 10,000 test) is balanced like CIFAR's.
     """
     gen = torch.Generator().manual_seed(seed)
-    shared = _smooth_fields(1, 32, gen)                                  # what every class has in common
-    own = _smooth_fields(num_classes * MODES_PER_CLASS, 32, gen, coarse=6)  # what sets a mode apart
+    shared = _mirror_symmetric(_smooth_fields(1, 32, gen))              # what every class has in common
+    own = _mirror_symmetric(_smooth_fields(num_classes * MODES_PER_CLASS, 32, gen, coarse=6))  # a mode's own
     modes = (shared + 0.7 * own).view(num_classes, MODES_PER_CLASS, 3, 32, 32)
     labels = torch.empty(num_images, dtype=torch.int64)
     images = torch.empty(num_images, 3, 32, 32, dtype=torch.uint8)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from . import quick
 from .devices import check_device
 
-EVAL_BATCH = 500
+EVAL_BATCH = 256
 
 
 def train(epoch, device):
