@@ -53,3 +53,6 @@ c.Autograde.exclude_overwriting = {
     folder.name: [p.name for p in folder.glob("*.history.json")]
     for folder in (HERE / "solutions").glob("*") if folder.is_dir()
 }
+
+# Released notebooks carry no trace of the run that made the solutions' outputs (execution timestamps).
+c.ClearOutput.remove_metadata_fields = {"collapsed", "scrolled", "execution"}
