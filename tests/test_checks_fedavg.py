@@ -12,34 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from check_variants import assert_passes, assert_teaches, cases, run_check
 from fedlab import checks
-
-
-def run_check(check, fn, capsys):
-    """Run ``check(fn)``; return (stdout, the AssertionError message or None); stderr must stay empty."""
-    try:
-        check(fn)
-        message = None
-    except AssertionError as err:
-        message = str(err)
-    out, err = capsys.readouterr()
-    assert err == ""
-    return out, message
-
-
-def assert_passes(check, fn, capsys):
-    out, message = run_check(check, fn, capsys)
-    assert message is None, message
-    assert out.count("\n") == 1 and out.startswith("PASSED ")
-
-
-def assert_teaches(check, fn, capsys):
-    out, message = run_check(check, fn, capsys)
-    assert message is not None, "the check passed a wrong answer"
-    assert "PASSED" not in out
-    assert "input used:" in message, message
-    # a wrong result is shown beside the expected one; an exception is named with the input that raised it
-    assert ("expected:" in message and "got:" in message) or " raised " in message, message
 
 
 # ---------------------------------------------------------------- iid_sampler
@@ -103,16 +77,6 @@ def iid_not_written(dataset, num_devices, data_pct):
 IID_CORRECT = [iid_random_sample, iid_numpy_choice, iid_torch_randperm]
 IID_WRONG = [iid_with_replacement, iid_same_for_every_device, iid_contiguous_slices, iid_disjoint_shards,
              iid_floored_size, iid_ids_from_one, iid_first_half_only, iid_not_written]
-
-
-@pytest.mark.parametrize("fn", IID_CORRECT)
-def test_iid_sampler_check_passes_correct_answers(fn, capsys):
-    assert_passes(checks.check_iid_sampler, fn, capsys)
-
-
-@pytest.mark.parametrize("fn", IID_WRONG)
-def test_iid_sampler_check_teaches_on_wrong_answers(fn, capsys):
-    assert_teaches(checks.check_iid_sampler, fn, capsys)
 
 
 # ---------------------------------------------------------------- average_weights
@@ -181,16 +145,6 @@ AVG_WRONG = [avg_mutates_device_0, avg_divides_by_n_minus_1, avg_returns_device_
              avg_skips_buffers, avg_last_device_only, avg_in_place_on_integer_buffer]
 
 
-@pytest.mark.parametrize("fn", AVG_CORRECT)
-def test_average_weights_check_passes_correct_answers(fn, capsys):
-    assert_passes(checks.check_average_weights, fn, capsys)
-
-
-@pytest.mark.parametrize("fn", AVG_WRONG)
-def test_average_weights_check_teaches_on_wrong_answers(fn, capsys):
-    assert_teaches(checks.check_average_weights, fn, capsys)
-
-
 def test_average_weights_check_names_the_changed_device(capsys):
     _, message = run_check(checks.check_average_weights, avg_mutates_device_0, capsys)
     assert "device 0" in message and "changed" in message
@@ -236,16 +190,6 @@ ROUND_WRONG = [round_with_replacement, round_floored, round_always_first, round_
                round_at_least_one_extra, round_skips_device_0]
 
 
-@pytest.mark.parametrize("fn", ROUND_CORRECT)
-def test_get_devices_for_round_check_passes_correct_answers(fn, capsys):
-    assert_passes(checks.check_get_devices_for_round, fn, capsys)
-
-
-@pytest.mark.parametrize("fn", ROUND_WRONG)
-def test_get_devices_for_round_check_teaches_on_wrong_answers(fn, capsys):
-    assert_teaches(checks.check_get_devices_for_round, fn, capsys)
-
-
 @pytest.mark.parametrize("check, fn", [(checks.check_iid_sampler, iid_random_sample),
                                        (checks.check_average_weights, avg_stack_mean)])
 def test_checks_leave_the_students_random_numbers_alone(check, fn, capsys):
@@ -257,3 +201,22 @@ def test_checks_leave_the_students_random_numbers_alone(check, fn, capsys):
     random.seed(5), np.random.seed(5), torch.manual_seed(5)
     check(fn)
     assert draws() == expected
+
+
+# ---------------------------------------------------------------- every check on its variants
+
+VARIANTS = {
+    checks.check_iid_sampler: (IID_CORRECT, IID_WRONG),
+    checks.check_average_weights: (AVG_CORRECT, AVG_WRONG),
+    checks.check_get_devices_for_round: (ROUND_CORRECT, ROUND_WRONG),
+}
+
+
+@pytest.mark.parametrize("check, fn", cases(VARIANTS, 0))
+def test_correct_answers_pass(check, fn, capsys):
+    assert_passes(check, fn, capsys)
+
+
+@pytest.mark.parametrize("check, fn", cases(VARIANTS, 1))
+def test_wrong_answers_teach(check, fn, capsys):
+    assert_teaches(check, fn, capsys)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from check_variants import assert_passes, assert_teaches, cases
 from fedlab import checks
-from test_checks_fedavg import assert_passes, assert_teaches
 
 GROUPS = [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
 
@@ -94,16 +94,6 @@ SAMPLER_WRONG = [sampler_loads_images, sampler_groups_shifted, sampler_round_rob
                  sampler_same_for_group, sampler_one_class_per_device, sampler_contiguous_in_pool, sampler_fixed_size]
 
 
-@pytest.mark.parametrize("fn", SAMPLER_CORRECT)
-def test_noniid_group_sampler_check_passes_correct_answers(fn, capsys):
-    assert_passes(checks.check_noniid_group_sampler, fn, capsys)
-
-
-@pytest.mark.parametrize("fn", SAMPLER_WRONG)
-def test_noniid_group_sampler_check_teaches_on_wrong_answers(fn, capsys):
-    assert_teaches(checks.check_noniid_group_sampler, fn, capsys)
-
-
 def test_noniid_group_sampler_check_says_to_read_labels(capsys):
     with pytest.raises(AssertionError, match="dataset.targets"):
         checks.check_noniid_group_sampler(sampler_loads_images)
@@ -161,16 +151,6 @@ GROUP_ROUND_WRONG = [group_round_round_robin, group_round_with_replacement, grou
                      group_round_ignores_groups, group_round_groups_of_19, group_round_ids]
 
 
-@pytest.mark.parametrize("fn", GROUP_ROUND_CORRECT)
-def test_get_devices_for_round_group_check_passes_correct_answers(fn, capsys):
-    assert_passes(checks.check_get_devices_for_round_group, fn, capsys)
-
-
-@pytest.mark.parametrize("fn", GROUP_ROUND_WRONG)
-def test_get_devices_for_round_group_check_teaches_on_wrong_answers(fn, capsys):
-    assert_teaches(checks.check_get_devices_for_round_group, fn, capsys)
-
-
 # ---------------------------------------------------------------- cifar_noniid_group_test
 
 def split_comprehension(dataset):
@@ -217,11 +197,20 @@ SPLIT_CORRECT = [split_comprehension, split_numpy, split_by_loading]
 SPLIT_WRONG = [split_shifted, split_range_off_by_one, split_labels_not_indices, split_per_class, split_round_robin]
 
 
-@pytest.mark.parametrize("fn", SPLIT_CORRECT)
-def test_group_test_split_check_passes_correct_answers(fn, capsys):
-    assert_passes(checks.check_group_test_split, fn, capsys)
+# ---------------------------------------------------------------- every check on its variants
+
+VARIANTS = {
+    checks.check_noniid_group_sampler: (SAMPLER_CORRECT, SAMPLER_WRONG),
+    checks.check_get_devices_for_round_group: (GROUP_ROUND_CORRECT, GROUP_ROUND_WRONG),
+    checks.check_group_test_split: (SPLIT_CORRECT, SPLIT_WRONG),
+}
 
 
-@pytest.mark.parametrize("fn", SPLIT_WRONG)
-def test_group_test_split_check_teaches_on_wrong_answers(fn, capsys):
-    assert_teaches(checks.check_group_test_split, fn, capsys)
+@pytest.mark.parametrize("check, fn", cases(VARIANTS, 0))
+def test_correct_answers_pass(check, fn, capsys):
+    assert_passes(check, fn, capsys)
+
+
+@pytest.mark.parametrize("check, fn", cases(VARIANTS, 1))
+def test_wrong_answers_teach(check, fn, capsys):
+    assert_teaches(check, fn, capsys)

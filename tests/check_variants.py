@@ -1,0 +1,40 @@
+"""How the check tests judge a check: correct answers pass quietly, wrong ones teach.
+
+Shared by the tests of every assignment's checks; each test file lists its variants in
+``VARIANTS = {check: (correct answers, wrong answers)}`` and turns them into cases with
+:func:`cases`.
+"""
+import pytest
+
+
+def run_check(check, fn, capsys):
+    """Run ``check(fn)``; return (stdout, the AssertionError message or None); stderr must stay empty."""
+    try:
+        check(fn)
+        message = None
+    except AssertionError as err:
+        message = str(err)
+    out, err = capsys.readouterr()
+    assert err == ""
+    return out, message
+
+
+def assert_passes(check, fn, capsys):
+    out, message = run_check(check, fn, capsys)
+    assert message is None, message
+    assert out.count("\n") == 1 and out.startswith("PASSED ")
+
+
+def assert_teaches(check, fn, capsys):
+    out, message = run_check(check, fn, capsys)
+    assert message is not None, "the check passed a wrong answer"
+    assert "PASSED" not in out
+    assert "input used:" in message, message
+    # a wrong result is shown beside the expected one; an exception is named with the input that raised it
+    assert ("expected:" in message and "got:" in message) or " raised " in message, message
+
+
+def cases(variants, which):
+    """``(check, fn)`` pairs of ``variants`` (0: the correct answers, 1: the wrong ones), each with a readable id."""
+    return [pytest.param(check, fn, id=f"{check.__name__}-{getattr(fn, '__name__', 'lambda')}")
+            for check, answers in variants.items() for fn in answers[which]]
