@@ -7,10 +7,8 @@ solution of the task.
 """
 import torch
 
-from ..devices import create_device
 from ..models import TestNetwork
-from ._inputs import LabelSet, seeded
-from ._report import call, fail, passed
+from ._kit import LabelSet, call, check_partition, chosen_ids, fail, make_devices, mean_overlap, passed, rounded, seeded
 
 __all__ = ["check_iid_sampler", "check_average_weights", "check_get_devices_for_round"]
 
@@ -24,40 +22,7 @@ EXPECTED_AVERAGE = {
 ATOL = 1e-2
 
 
-def as_indices(task, used, idxs):
-    """The student's index collection (list, array, tensor, set) as a list of ints, or a teaching failure."""
-    try:
-        return [int(i) for i in (idxs.tolist() if hasattr(idxs, "tolist") else idxs)]
-    except (TypeError, ValueError) as err:
-        fail(task, used, "a list of int indices", f"{type(idxs).__name__} ({err})")
 
-
-def check_partition(task, used, result, num_devices, size, dataset_len):
-    """``result`` maps ids 0..num_devices-1 to ``size`` distinct indices into the data set; returns it as lists."""
-    if not isinstance(result, dict):
-        fail(task, used, "a dict {device_id: [indices]}", type(result).__name__)
-    if sorted(result) != list(range(num_devices)):
-        keys = sorted(result, key=str)
-        fail(task, used, f"device ids 0..{num_devices - 1} as keys",
-             f"{len(keys)} keys: {keys[:5]}{' ...' if len(keys) > 5 else ''}")
-    parts = {d: as_indices(task, used, idxs) for d, idxs in result.items()}
-    for d, idxs in parts.items():
-        if len(idxs) != size:
-            fail(task, used, f"{size} indices for every device", f"device {d} has {len(idxs)}")
-        if len(set(idxs)) != size:
-            fail(task, used, f"{size} distinct indices for every device",
-                 f"device {d} has {size - len(set(idxs))} repeated indices",
-                 hint="draw without replacement within one device")
-        if min(idxs) < 0 or max(idxs) >= dataset_len:
-            fail(task, used, f"indices in 0..{dataset_len - 1}", f"device {d} has index {max(idxs)}")
-    return parts
-
-
-def mean_overlap(parts):
-    """Mean number of indices that consecutive devices share."""
-    ids = sorted(parts)
-    shared = [len(set(parts[a]) & set(parts[b])) for a, b in zip(ids, ids[1:])]
-    return sum(shared) / len(shared)
 
 
 def check_iid_sampler(iid_sampler):
@@ -101,15 +66,6 @@ def check_iid_sampler(iid_sampler):
     passed(task, "50 devices x 5000 distinct indices, sizes rounded, devices independent, coverage uniform")
 
 
-def rounded(tensor):
-    """A tensor as nested lists of numbers rounded to 4 decimals, for messages."""
-    return ((tensor.detach().cpu().double() * 1e4).round() / 1e4).tolist()
-
-
-def make_devices(nets):
-    """Devices as create_device builds them, one per net (data: one blank image each)."""
-    data = LabelSet([0])
-    return [create_device(net, i, data, [0]) for i, net in enumerate(nets)]
 
 
 def _snapshot(devices):
@@ -182,19 +138,6 @@ def _batchnorm_example():
             "is i, the integer num_batches_tracked included")
     return nets, used, {k: torch.ones_like(v, dtype=torch.float32) for k, v in nets[0].state_dict().items()}
 
-
-def chosen_ids(task, used, chosen, devices):
-    """The ids of the chosen devices; each must be one of ``devices``."""
-    try:
-        chosen = list(chosen)
-    except TypeError:
-        fail(task, used, "a list of devices", type(chosen).__name__)
-    members = {id(d) for d in devices}
-    for d in chosen:
-        if id(d) not in members:
-            fail(task, used, "devices taken from the given list (the device dicts themselves)",
-                 f"{type(d).__name__}: {str(d)[:60]}")
-    return [d["id"] for d in chosen]
 
 
 def check_get_devices_for_round(get_devices_for_round):

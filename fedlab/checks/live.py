@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._report import call, fail, passed
+from ._kit import call, fail, passed
 
 __all__ = ["check_parallel_seeded_choice", "check_partition_dataset", "check_learning_rate_schedule",
            "check_client"]

@@ -5,9 +5,8 @@ classes 0-3, 20-39 classes 4-6, 40-59 classes 7-9. The checks test that layout, 
 distinct indices, independence and uniformity on label-only data sets; none holds a solution.
 """
 from ..models import TestNetwork
-from ._inputs import LabelSet, balanced_labels, seeded
-from ._report import call, fail, passed
-from .fedavg import as_indices, check_partition, chosen_ids, make_devices, mean_overlap
+from ._kit import (LabelSet, as_indices, balanced_labels, call, check_partition, chosen_ids, fail, make_devices,
+                   mean_overlap, passed, seeded)
 
 __all__ = ["check_noniid_group_sampler", "check_get_devices_for_round_group", "check_group_test_split"]
 

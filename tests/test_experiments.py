@@ -1,0 +1,105 @@
+"""Experiments and their histories: a full run saves what it measured; a graded quick re-run uses the saved run."""
+import json
+
+import pytest
+
+import fedlab
+from fedlab import experiments as experiments_module
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_full_run_saves_its_values_beside_the_notebook(quick_off, tmp_path):
+    values = {"iid": [10.5, 20.0], "non-iid": [5.0, 7.5]}
+    assert fedlab.keep_history("fedavg", values) == values
+    assert json.loads((tmp_path / "fedavg.history.json").read_text()) == values
+
+
+def test_a_quick_rerun_returns_the_saved_full_run_and_says_so(quick_off, tmp_path, monkeypatch, capsys):
+    fedlab.keep_history("fedavg", [10.0, 20.0, 30.0])
+    monkeypatch.setenv("FEDLAB_QUICK", "1")
+    capsys.readouterr()
+    assert fedlab.keep_history("fedavg", [1.0, 2.0]) == [10.0, 20.0, 30.0]
+    assert "fedavg.history.json" in capsys.readouterr().out
+    assert json.loads((tmp_path / "fedavg.history.json").read_text()) == [10.0, 20.0, 30.0]  # not overwritten
+
+
+def test_a_quick_run_without_a_saved_history_keeps_its_own_values_and_saves_nothing(quick_on, tmp_path):
+    assert fedlab.keep_history("fedavg", [1.0, 2.0]) == [1.0, 2.0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["", "../fedavg", "fed avg", "a/b"])
+def test_history_names_are_plain(quick_off, name):
+    with pytest.raises(ValueError, match="keep_history.name="):
+        fedlab.keep_history(name, [1.0])
+
+
+# ---------------------------------------------------------------- experiment() and history()
+
+@pytest.fixture(autouse=True)
+def fresh_runs(monkeypatch):
+    monkeypatch.setattr(experiments_module, "_runs", {})
+
+
+def counting(values):
+    """A run that returns ``values`` and counts its calls."""
+    def run():
+        run.calls += 1
+        return values
+    run.calls = 0
+    return run
+
+
+def test_a_full_run_saves_values_with_provenance(quick_off, tmp_path):
+    run = counting([10.0, 20.0])
+    assert fedlab.experiment("fedavg_iid", run, rounds=2, devices=50) == [10.0, 20.0]
+    saved = json.loads((tmp_path / "fedavg_iid.history.json").read_text())
+    assert saved["values"] == [10.0, 20.0] and run.calls == 1
+    made = saved["provenance"]
+    assert made["config"] == {"rounds": 2, "devices": 50} and made["fedlab"] == fedlab.__version__
+    assert made["quick_mode"] is False and made["wall_time_s"] >= 0 and made["device"]
+
+
+def test_graded_notebook_returns_the_saved_run_without_running(quick_off, monkeypatch, capsys):
+    fedlab.experiment("fedavg_iid", counting([10.0, 20.0, 30.0]))
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    run = counting([1.0])
+    capsys.readouterr()
+    assert fedlab.experiment("fedavg_iid", run) == [10.0, 20.0, 30.0]
+    assert run.calls == 0 and "fedavg_iid.history.json" in capsys.readouterr().out
+    assert fedlab.history("fedavg_iid") == [10.0, 20.0, 30.0]
+
+
+def test_a_quick_run_without_a_saved_history_runs_and_saves_nothing(quick_on, tmp_path):
+    run = counting({"0": [1.0], "1": [2.0]})
+    assert fedlab.experiment("noniid_fair", run) == {"0": [1.0], "1": [2.0]} and run.calls == 1
+    assert list(tmp_path.iterdir()) == []
+    assert fedlab.history("noniid_fair") == {"0": [1.0], "1": [2.0]}
+
+
+def test_history_reads_a_saved_run_after_a_restart(quick_off, tmp_path, capsys):
+    fedlab.experiment("fedavg_iid", counting([5.0]))
+    experiments_module._runs.clear()  # a new kernel
+    assert fedlab.history("fedavg_iid") == [5.0]
+
+
+def test_history_of_an_experiment_that_never_ran_says_what_to_do(quick_on):
+    with pytest.raises(LookupError, match="run the experiment cell above"):
+        fedlab.history("fedavg_iid")
+
+
+@pytest.mark.parametrize("content", ["{ not json", "[1, 2, 3]", '{"accs": [1]}'])
+def test_a_file_fedlab_did_not_write_is_named(quick_on, tmp_path, content):
+    (tmp_path / "fedavg_iid.history.json").write_text(content)
+    with pytest.raises(ValueError, match="fedavg_iid.history.json is not a history fedlab wrote"):
+        fedlab.experiment("fedavg_iid", counting([1.0]))
+
+
+def test_experiment_needs_a_function(quick_on):
+    with pytest.raises(TypeError, match="pass a function that runs the experiment"):
+        fedlab.experiment("fedavg_iid", [1.0, 2.0])
