@@ -17,8 +17,9 @@ from . import quick
 _runs = {}  # name -> values of the experiments run (or loaded) in this process
 
 
-def history_path(name: str) -> Path:
-    return Path.cwd() / f"{name}.history.json"
+def history_path(name: str, folder=None) -> Path:
+    """Where history ``name`` is saved: the notebook's folder (the working directory), or ``folder``."""
+    return Path(folder or Path.cwd()) / f"{name}.history.json"
 
 
 def _checked_name(name, where):
@@ -41,9 +42,12 @@ def provenance(config: dict, wall_time: float) -> dict:
             "quick_mode": quick.quick_mode()}
 
 
-def load(name: str):
-    """``(values, provenance)`` of the saved history ``name``, or None when there is none."""
-    path = history_path(name)
+def load(name: str, folder=None):
+    """``(values, provenance)`` of the saved history ``name`` (in ``folder``, default here), or None if there is none.
+
+    Used in 03 §3.3 to draw 01's saved 32-bit run (``folder="../01_fedavg"``).
+    """
+    path = history_path(name, folder)
     if not path.exists():
         return None
     try:

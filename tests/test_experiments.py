@@ -103,3 +103,13 @@ def test_a_file_fedlab_did_not_write_is_named(quick_on, tmp_path, content):
 def test_experiment_needs_a_function(quick_on):
     with pytest.raises(TypeError, match="pass a function that runs the experiment"):
         fedlab.experiment("fedavg_iid", [1.0, 2.0])
+
+
+def test_a_history_of_another_assignment_is_read_from_its_folder(quick_off, tmp_path, monkeypatch):
+    (tmp_path / "01_fedavg").mkdir()
+    monkeypatch.chdir(tmp_path / "01_fedavg")
+    fedlab.experiment("fedavg_iid", counting([70.0]), rounds=1)
+    monkeypatch.chdir(tmp_path)
+    values, made = experiments_module.load("fedavg_iid", folder="01_fedavg")
+    assert values == [70.0] and made["config"] == {"rounds": 1}
+    assert experiments_module.load("fedavg_iid") is None
