@@ -56,3 +56,29 @@ c.Autograde.exclude_overwriting = {
 
 # Released notebooks carry no trace of the run that made the solutions' outputs (execution timestamps).
 c.ClearOutput.remove_metadata_fields = {"collapsed", "scrolled", "execution"}
+
+# Where students install fedlab from (Colab, a fresh laptop): the setup cell of every released notebook
+# installs this pip requirement when fedlab is missing. Set it before releasing, e.g. a tag of the course's
+# repository "git+https://<host>/<you>/fedlab.git@v0.1.0", a wheel URL, or "fedlab-course" once published;
+# `python -m course release --install-from SPEC` overrides it. Empty: the setup cell says none was set.
+c.StampRelease.install_from = ""
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "course.stamp.StampRelease",  # before the checksums, so nbgrader records the stamped setup cell
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# `nbgrader zip_collect ASSIGNMENT` reads the archives `python -m fedlab pack` writes (put them in
+# downloaded/ASSIGNMENT/archive/): every file in them is named <student id>+<file name>.
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9][A-Za-z0-9_.-]*)\+(?P<file_id>[^/+]+)$"
+c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".json"]

@@ -1,4 +1,4 @@
-"""Instructor commands: ``python -m course release`` and ``python -m course demo``."""
+"""Instructor commands: ``python -m course release|autograde|demo``."""
 import argparse
 import os
 import sys
@@ -8,16 +8,44 @@ from . import demo
 from .classroom import Classroom
 
 
+def autograde(assignment: str, student=None, class_dir=None) -> int:
+    """Grade the submissions of ``assignment`` (all new ones, or ``student``'s); print their scores.
+
+    ``class_dir``: a class folder made by :meth:`Classroom.create` (the demo class, a test class) instead of
+    the course's own.
+    """
+    course = Classroom(class_dir) if class_dir else Classroom()
+    if assignment not in course.assignments():
+        print(f"no assignment {assignment!r}; the course has {', '.join(course.assignments())}", file=sys.stderr)
+        return 2
+    failures = course.autograde(assignment, student=student)
+    grades = [g for g in course.grades() if g.assignment == assignment and student in (None, g.student)]
+    print(demo.table(grades))
+    for who, why in failures.items():
+        print(f"NOT GRADED {who}: {why}")
+    return 1 if failures else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader generate_assignment)")
+    rel = sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader generate_assignment)")
+    rel.add_argument("--install-from", metavar="SPEC", default=None,
+                     help="pip requirement the notebooks' setup cell installs fedlab from (overrides "
+                          "c.StampRelease.install_from in nbgrader_config.py)")
+    grade = sub.add_parser("autograde", help="autograde submitted/<student>/ASSIGNMENT and print the scores")
+    grade.add_argument("assignment")
+    grade.add_argument("--student", default=None, help="only this student (default: every new submission)")
+    grade.add_argument("--class-dir", type=Path, default=None,
+                       help="a class folder such as build/demo (default: this course's own submitted/)")
     run = sub.add_parser("demo", help="release, then autograde a demo class and print its grades")
     run.add_argument("--out", type=Path, default=Path("build/demo"), help="the demo class folder (rebuilt)")
     args = parser.parse_args(argv)
     if args.command == "release":
-        demo.release(Classroom())
+        demo.release(Classroom(), install_from=args.install_from)
         return 0
+    if args.command == "autograde":
+        return autograde(args.assignment, args.student, args.class_dir)
     os.environ.setdefault("FEDLAB_DATA", "synthetic")  # the demo runs offline unless told otherwise
     return demo.main(args.out.resolve())
 

@@ -83,9 +83,13 @@ class Classroom:
         (self.logs / f"{'-'.join(args[:2])}.log").write_text(proc.stdout + proc.stderr)
         return proc
 
-    def release(self, assignment: str) -> None:
-        """``nbgrader generate_assignment``: write the student notebooks and record the assignment."""
-        self._check(self.nbgrader("generate_assignment", assignment, "--force"))
+    def release(self, assignment: str, install_from=None) -> None:
+        """``nbgrader generate_assignment``: write the student notebooks and record the assignment.
+
+        ``install_from`` overrides the course's install source stamped into the notebooks (course/stamp.py).
+        """
+        stamp = () if install_from is None else (f"--StampRelease.install_from={install_from}",)
+        self._check(self.nbgrader("generate_assignment", assignment, "--force", *stamp))
         for history in (self.release_dir / assignment).glob("*.history.json"):
             history.unlink()  # an instructor's full run is not the students' to start from
             print(f"release {assignment}: left out {history.name} (a history from solutions/)")
@@ -106,12 +110,12 @@ class Classroom:
                 (folder / name).write_text(content)
         return folder
 
-    def autograde(self, assignment: str, env=None) -> dict:
-        """``nbgrader autograde``: grade every new submission; ``{student: why it was not graded}``.
+    def autograde(self, assignment: str, env=None, student=None) -> dict:
+        """``nbgrader autograde``: grade every new submission (or ``student``'s); ``{student: why not graded}``.
 
         One bad submission does not stop the others; it is named here with the reason.
         """
-        proc = self.nbgrader("autograde", assignment, env=env)
+        proc = self.nbgrader("autograde", assignment, *(("--student", student) if student else ()), env=env)
         failed = re.findall(rf"error processing assignment '{re.escape(assignment)}' for student '([^']+)'",
                             proc.stderr)
         if proc.returncode and not failed:

@@ -12,10 +12,10 @@ from .classroom import CONFIG, COURSE, Classroom
 from .submissions import demo_submissions
 
 
-def release(course: Classroom) -> None:
-    """Regenerate ``notebooks/`` from ``solutions/``."""
+def release(course: Classroom, install_from=None) -> None:
+    """Regenerate ``notebooks/`` from ``solutions/`` (``install_from``: see :meth:`Classroom.release`)."""
     for assignment in course.assignments():
-        course.release(assignment)
+        course.release(assignment, install_from=install_from)
         print(f"released {assignment} -> {course.release_dir.relative_to(course.root) / assignment}")
 
 

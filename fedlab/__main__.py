@@ -1,9 +1,24 @@
-"""Command line: ``python -m fedlab doctor``."""
+"""Command line: ``python -m fedlab doctor`` and ``python -m fedlab pack NOTEBOOK``."""
 import argparse
-
-from . import doctor
+import sys
 
 parser = argparse.ArgumentParser(prog="python -m fedlab", description="fedlab course helper")
-parser.add_argument("command", choices=["doctor"], help="doctor: print versions, device, data and quick mode")
+commands = parser.add_subparsers(dest="command", required=True)
+commands.add_parser("doctor", help="print versions, device, data and quick mode")
+pack = commands.add_parser("pack", help="validate a notebook, then archive it with its saved histories for hand-in")
+pack.add_argument("notebook", help="your notebook, e.g. fedavg.ipynb")
+pack.add_argument("--student", default=None, help="your student id (asked once and remembered if not given)")
+pack.add_argument("--out", default=None, help="folder for the archive (default: the notebook's folder)")
+pack.add_argument("--no-validate", action="store_true", help="skip running the notebook as the grader will")
 args = parser.parse_args()
-print(doctor.report())
+
+if args.command == "doctor":
+    from . import doctor
+    print(doctor.report())
+elif args.command == "pack":
+    from .handin import PackError, pack as pack_notebook
+    try:
+        pack_notebook(args.notebook, student=args.student, out=args.out, validate=not args.no_validate)
+    except PackError as err:
+        print(f"python -m fedlab pack: {err}", file=sys.stderr)
+        sys.exit(2)
