@@ -30,9 +30,6 @@ def train_round(round_num, devices, local_epochs, engine="auto"):
     ``"vectorized"`` the joint training on any compute device. At most two epochs in quick
     mode, as the notebooks' ``fedlab.trange`` loop.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"train_round(engine={engine!r}): the engine must be one of "
-                         f"{', '.join(map(repr, ENGINES))}; leave it out for 'auto'")
     if not isinstance(local_epochs, int) or isinstance(local_epochs, bool) or local_epochs < 1:
         raise ValueError(f"train_round(local_epochs={local_epochs!r}): need an int >= 1, e.g. 4")
     devices = list(devices)
@@ -42,20 +39,28 @@ def train_round(round_num, devices, local_epochs, engine="auto"):
         check_device(device, needs=("net", "optimizer", "train_loss_tracker", "train_acc_tracker",
                                     "data_idxs", "trainset", "batch_size"))
     epochs = quick.limit(local_epochs)
+    if chosen_engine(devices, engine) == "vectorized":
+        _train_together(devices, epochs)
+    else:
+        for device in devices:
+            for _ in range(epochs):
+                train(round_num, device)
+
+
+def chosen_engine(devices, engine="auto"):
+    """``"loop"`` or ``"vectorized"``: what ``train_round(..., engine=engine)`` runs for ``devices``."""
+    if engine not in ENGINES:
+        raise ValueError(f"train_round(engine={engine!r}): the engine must be one of "
+                         f"{', '.join(map(repr, ENGINES))}; leave it out for 'auto'")
     if engine == "vectorized":
         why_not = why_not_vectorized(devices)
         if why_not:
             raise ValueError(f"train_round(engine='vectorized'): these devices cannot be trained together: "
                              f"{why_not}; use engine='loop' (or leave engine out)")
     elif engine == "auto":
-        engine = "vectorized" if (_on_cuda(devices) and not quick.quick_mode() and len(devices) > 1
-                                  and not why_not_vectorized(devices)) else "loop"
-    if engine == "vectorized":
-        _train_together(devices, epochs)
-    else:
-        for device in devices:
-            for _ in range(epochs):
-                train(round_num, device)
+        together = _on_cuda(devices) and not quick.quick_mode() and len(devices) > 1
+        engine = "vectorized" if together and not why_not_vectorized(devices) else "loop"
+    return engine
 
 
 def _on_cuda(devices):

@@ -62,7 +62,7 @@ def _checked_precision(precision, where):
 
 def autocast(target: torch.device):
     """The context a training step's forward pass runs in: bf16 autocast on CUDA when asked, else nothing."""
-    if target.type != "cuda" or precision() != "bf16":
+    if precision() != "bf16" or target.type != "cuda":
         return contextlib.nullcontext()
     if not torch.cuda.is_bf16_supported():
         raise RuntimeError(f"precision 'bf16' needs a GPU with bfloat16 support; {torch.cuda.get_device_name(target)} "
