@@ -86,7 +86,8 @@ def why_not_vectorized(devices):
         if device["trainset"] is not first["trainset"]:
             return f"{who} trains on a different train set"
         if len(device["data_idxs"]) != len(first["data_idxs"]):
-            return f"{who} has {len(device['data_idxs'])} images, device {first.get('id', '?')} {len(first['data_idxs'])}"
+            return (f"{who} has {len(device['data_idxs'])} images, "
+                    f"device {first.get('id', '?')} {len(first['data_idxs'])}")
         if device["batch_size"] != first["batch_size"]:
             return f"{who} has batch_size {device['batch_size']}, device {first.get('id', '?')} {first['batch_size']}"
         opt = device["optimizer"]
@@ -108,18 +109,18 @@ def _draw_batches(devices, epochs, target):
     stacked (devices, images, ...) tensors: all of a round's images at once, e.g. 1.2 GB for
     5 devices x 5,000 images x 4 epochs in fp32.
     """
-    per_device = []
-    for device in devices:
+    stacked = [[] for _ in range(epochs)]  # [epoch][batch] -> (images, labels), each (devices, ...)
+    for k, device in enumerate(devices):
         idxs, bs = device["data_idxs"], device["batch_size"]
-        batches = quick.limit((len(idxs) + bs - 1) // bs)
-        device_epochs = []
-        for _ in range(epochs):
+        for e in range(epochs):
             order = idxs[torch.randperm(len(idxs))]
-            device_epochs.append([device["trainset"].batch(order[b * bs:(b + 1) * bs], target, augment_images=True)
-                                  for b in range(batches)])
-        per_device.append(device_epochs)
-    return [[tuple(torch.stack(part) for part in zip(*(d[e][b] for d in per_device)))
-             for b in range(len(per_device[0][e]))] for e in range(epochs)]
+            for b in range(quick.limit((len(idxs) + bs - 1) // bs)):
+                batch = device["trainset"].batch(order[b * bs:(b + 1) * bs], target, augment_images=True)
+                if k == 0:
+                    stacked[e].append(tuple(t.new_empty((len(devices),) + t.shape) for t in batch))
+                for whole, part in zip(stacked[e][b], batch):
+                    whole[k] = part
+    return stacked
 
 
 def _train_together(devices, epochs):

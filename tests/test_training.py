@@ -127,7 +127,8 @@ def test_train_with_one_sync_per_epoch_equals_the_loop_that_reads_every_batch(ci
     assert all(torch.equal(a, b) for a, b in zip(device["net"].state_dict().values(),
                                                   reference["net"].state_dict().values()))
     for p, q in zip(device["net"].parameters(), reference["net"].parameters()):
-        assert torch.equal(device["optimizer"].state[p]["momentum_buffer"], reference["optimizer"].state[q]["momentum_buffer"])
+        buffers = device["optimizer"].state[p], reference["optimizer"].state[q]
+        assert torch.equal(buffers[0]["momentum_buffer"], buffers[1]["momentum_buffer"])
 
 
 def test_quick_mode_trains_two_batches_with_the_real_indices(cifar10, quick_on):
