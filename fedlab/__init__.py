@@ -8,20 +8,22 @@ from . import checks, plots
 from .augment import normalize, random_crop_flip
 from .data import DataSourceError, ImageSet, load_cifar10, load_cifar100
 from .devices import create_device
+from .engine import train_round
 from .experiments import experiment, history, keep_history
 from .handin import hand_in
 from .models import ConvNet, TestNetwork, resnet20
 from .progress import trange
 from .quick import quick_mode
-from .runtime import compute_device, seed_everything
+from .runtime import compute_device, precision, seed_everything, set_precision
 from .training import evaluate, test, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConvNet", "checks", "plots", "DataSourceError", "ImageSet", "TestNetwork", "compute_device", "create_device", "evaluate", "experiment", "hand_in", "history", "keep_history",
-    "load_cifar10", "load_cifar100", "normalize", "quick_mode", "random_crop_flip", "resnet20",
-    "seed_everything", "test", "train", "trange",
+    "checks", "compute_device", "ConvNet", "create_device", "DataSourceError", "evaluate", "experiment", "hand_in",
+    "history", "ImageSet", "keep_history", "load_cifar10", "load_cifar100", "normalize", "plots", "precision",
+    "quick_mode", "random_crop_flip", "resnet20", "seed_everything", "set_precision", "test", "TestNetwork",
+    "train", "train_round", "trange",
 ]
 
 quick_mode()  # announce quick mode once, where the notebook imports fedlab

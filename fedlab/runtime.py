@@ -1,8 +1,9 @@
-"""Where computation runs and how a run is made repeatable.
+"""Where computation runs, in which precision, and how a run is made repeatable.
 
 The original course hard-coded ``.cuda()`` and mixed an unseeded numpy generator with
 Python's ``random``; both made runs machine-specific or unrepeatable.
 """
+import contextlib
 import os
 import random
 
@@ -28,3 +29,42 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+PRECISIONS = ("fp32", "bf16")
+_precision = None  # set by set_precision; None: FEDLAB_PRECISION, else fp32
+
+
+def set_precision(precision: str) -> None:
+    """Train in ``"fp32"`` (the default) or ``"bf16"`` (autocast, on CUDA only) from now on.
+
+    Overrides ``FEDLAB_PRECISION``. CPU and MPS runs stay in fp32 whatever is set, so their
+    results do not change; used by ``fedlab.train`` and ``fedlab.train_round``.
+    """
+    global _precision
+    _precision = _checked_precision(precision, f"set_precision({precision!r})")
+
+
+def precision() -> str:
+    """The training precision: what ``set_precision`` set, else ``FEDLAB_PRECISION``, else ``"fp32"``."""
+    if _precision is not None:
+        return _precision
+    setting = os.environ.get("FEDLAB_PRECISION", "").strip().lower() or "fp32"
+    return _checked_precision(setting, f"FEDLAB_PRECISION={setting!r}")
+
+
+def _checked_precision(precision, where):
+    if precision not in PRECISIONS:
+        raise ValueError(f"{where}: the precision must be one of {', '.join(map(repr, PRECISIONS))}, e.g. "
+                         f"fedlab.set_precision('bf16') on a recent NVIDIA GPU, or 'fp32' (the default)")
+    return precision
+
+
+def autocast(target: torch.device):
+    """The context a training step's forward pass runs in: bf16 autocast on CUDA when asked, else nothing."""
+    if precision() != "bf16" or target.type != "cuda":
+        return contextlib.nullcontext()
+    if not torch.cuda.is_bf16_supported():
+        raise RuntimeError(f"precision 'bf16' needs a GPU with bfloat16 support; {torch.cuda.get_device_name(target)} "
+                           f"has none: call fedlab.set_precision('fp32') or unset FEDLAB_PRECISION")
+    return torch.autocast("cuda", dtype=torch.bfloat16)

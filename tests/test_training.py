@@ -1,9 +1,11 @@
 """Issue 2, items 4, 5 and 7: local training and testing of a device, seeding, quick mode limits."""
+import copy
 import random
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import fedlab
@@ -91,6 +93,42 @@ def test_a_full_epoch_visits_each_of_the_devices_images_once_shuffled(cifar10, q
         order = [i for b, _ in epoch for i in b]
         assert sorted(order) == idxs and order != idxs
     assert epochs[0] != epochs[1]
+
+
+def _train_reading_every_batch(device):
+    """The readable loop ``train`` started as: the host reads the loss and the hits after every batch."""
+    net, opt, idxs, bs = device["net"], device["optimizer"], device["data_idxs"], device["batch_size"]
+    order = idxs[torch.randperm(len(idxs))]
+    net.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    for b in range((len(order) + bs - 1) // bs):
+        x, y = device["trainset"].batch(order[b * bs:(b + 1) * bs], torch.device("cpu"), augment_images=True)
+        opt.zero_grad(set_to_none=True)
+        out = net(x)
+        loss = F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        total_loss += loss.item() * len(y)
+        correct += (out.argmax(1) == y).sum().item()
+        seen += len(y)
+    return total_loss / seen, 100.0 * correct / seen
+
+
+def test_train_with_one_sync_per_epoch_equals_the_loop_that_reads_every_batch(cifar10, quick_off):
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("the comparison is bitwise on the CPU")
+    device = fedlab.create_device(TinyNet(), 0, cifar10[0], range(250), batch_size=100)  # batches 100, 100, 50
+    reference = copy.deepcopy(device, memo={id(cifar10[0]): cifar10[0]})
+    torch.manual_seed(0)
+    results = [fedlab.train(epoch, device) for epoch in range(2)]
+    torch.manual_seed(0)
+    expected = [_train_reading_every_batch(reference) for _ in range(2)]
+    assert results == expected and device["train_loss_tracker"] == [loss for loss, _ in expected]
+    assert all(torch.equal(a, b) for a, b in zip(device["net"].state_dict().values(),
+                                                  reference["net"].state_dict().values()))
+    for p, q in zip(device["net"].parameters(), reference["net"].parameters()):
+        buffers = device["optimizer"].state[p], reference["optimizer"].state[q]
+        assert torch.equal(buffers[0]["momentum_buffer"], buffers[1]["momentum_buffer"])
 
 
 def test_quick_mode_trains_two_batches_with_the_real_indices(cifar10, quick_on):
