@@ -137,7 +137,8 @@ def test_claimed_examples_and_accuracy_are_not_trusted_and_one_seed_twice_is_fla
     saved = load(tmp_path / "server" / "round_001.pt")
     for key in float_keys(saved):  # equal weights: the 10**9 examples claimed by the zeros count for nothing extra
         assert torch.allclose(saved[key], (good[0][key] + good[1][key]) / 3, rtol=1e-5, atol=1e-7), key
-    assert json.loads((tmp_path / "server" / "run.json").read_text())["rounds"][0]["claimed_accuracy"] == claimed
+    assert json.loads((tmp_path / "server" / "run.json").read_text())["rounds"][0]["claimed_accuracy"] == pytest.approx(
+        claimed, abs=0.005)
 
 
 def test_a_second_client_with_the_same_seed_gets_a_warning_and_keeps_its_own_files(tmp_path):
