@@ -169,8 +169,8 @@ def test_two_clients_two_rounds(tmp_path):
 
 
 def test_client_killed_mid_round(tmp_path):
-    server = ServerProcess(rounds=2, min_clients=2, save=tmp_path / "server", wait_timeout=5, echo=False)
-    # the clients are ready and polling before the server starts, so its 5 s wait only bounds round 2
+    server = ServerProcess(rounds=2, min_clients=2, save=tmp_path / "server", wait_timeout=10, echo=False)
+    # the clients are ready and polling before the server starts, so its 10 s wait only bounds round 2
     stalling = start_client(server.address, tmp_path, 21, kind="stall", wait_for_server=True)
     steady = start_client(server.address, tmp_path, 22, rounds=2, wait_for_server=True)
     try:
@@ -186,7 +186,7 @@ def test_client_killed_mid_round(tmp_path):
     log = "\n".join(server.lines)
     assert code == 0, log
     assert re.search(r"round 1/2: 1 of 2 clients averaged \(1 failed or left: #\d: connection lost mid-round", log)
-    assert "round 2: waited 5 s for 2 clients, 1 connected; stopping after 1 round(s)" in log
+    assert "round 2: waited 10 s for 2 clients, 1 connected; stopping after 1 round(s)" in log
     assert (tmp_path / "server" / "round_001.pt").exists()
 
 
