@@ -4,7 +4,8 @@ One server (``python -m fedlab.live serve`` on 127.0.0.1) and N client processes
 tests' client, ``tests/test_live.py client``: ResNet-20, 512 training images, 200 test images),
 each joining for every round. Clients start and load their data first, then the server starts,
 so the time counts rounds only. Each round includes the server's checks of every update and its
-own evaluation on held-out images (512 of them in quick mode). Two settings: ``--epochs 1`` (quick-mode training: two batches
+own evaluation on held-out images (512 of them in quick mode).
+Two settings: ``--epochs 1`` (quick-mode training: two batches
 of 128 per client per round) and ``--epochs 0`` (validation only: what one round costs the
 server and the network, beyond the clients' training). Every process is stopped by its pid.
 

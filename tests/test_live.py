@@ -101,7 +101,7 @@ def _wait_for(address):
 # ---------------------------------------------------------------- helpers of the tests
 
 def start_client(server, tmp_path, seed, kind="good", rounds=1, wait_for_server=False, epochs=1, script=HERE):
-    """A client process (``script``, this file by default, run as a script) that joins ``server`` up to ``rounds`` times."""
+    """A client process (``script`` run as a script, this file by default) joining ``server`` up to ``rounds`` times."""
     return subprocess.Popen([sys.executable, str(script), "client", "--server", server, "--seed", str(seed),
                              "--rounds", str(rounds), "--kind", kind, "--out", str(tmp_path / "clients"),
                              "--epochs", str(epochs)] + ["--wait-for-server"] * wait_for_server,

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-import fedlab
 from fedlab.live import updates
 from fedlab.live.federation import ServerProcess
 from fedlab.live.run_folder import RunFolder, RunFolderError

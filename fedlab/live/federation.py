@@ -47,7 +47,8 @@ class ServerProcess:
         self.command = [sys.executable, "-m", "fedlab.live", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                         "--rounds", str(rounds), "--min-clients", str(min_clients),
                         "--target-accuracy", str(target_accuracy), "--save", str(self.save), "--seed", str(seed),
-                        "--wait-timeout", str(wait_timeout), "--round-timeout", str(round_timeout)] + ["--fresh"] * fresh
+                        "--wait-timeout", str(wait_timeout), "--round-timeout", str(round_timeout)]
+        self.command += ["--fresh"] * fresh
         self.process = None
 
     def start(self):
@@ -140,8 +141,9 @@ def keep_joining(client, server):
 def local_federation(make_client, seed, rounds=50, target_accuracy=0.6, other_seed=None, save_dir="fedlab_live"):
     """Run ``make_client(seed)`` as a client of a live federation; returns its records, one per round.
 
-    By default a server (FedAvg, 2 clients per round, ``rounds`` rounds, 2 in quick mode) starts a new
-    run (in ``save_dir/server``, or ``server_2``, ... when that holds an earlier run) on 127.0.0.1 and ``make_client(other_seed)`` (default ``seed + 1``) joins as the second client;
+    By default a server (FedAvg, 2 clients per round, ``rounds`` rounds, 2 in quick mode) starts a
+    new run (in ``save_dir/server``, or ``server_2``, ... when that holds an earlier run) on
+    127.0.0.1 and ``make_client(other_seed)`` (default ``seed + 1``) joins as the second client;
     both take part in every round. With ``FEDLAB_SERVER=host:port`` the client joins that server
     for one round instead.
     """

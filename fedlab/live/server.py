@@ -140,7 +140,8 @@ class LiveServer(_flower.Server):
             say(f"round {rnd}/{num_rounds}: {len(accepted)} of {len(instructions)} clients averaged"
                 + (f" ({len(failures)} failed or left: {'; '.join(record['failed'])})" if failures else "")
                 + (f" ({len(rejected)} rejected: {'; '.join(record['rejected'])})" if rejected else "")
-                + (f"; averaged {', '.join(record['averaged'])} ({PARTICIPANT_IMAGES:,} images each)" if accepted else "")
+                + (f"; averaged {', '.join(record['averaged'])} ({PARTICIPANT_IMAGES:,} images each)"
+                   if accepted else "")
                 + f"; server's own accuracy {accuracy:.2f} % on {self.held_out.evaluated} held-out images"
                 + (f"; clients claimed {claimed['accuracy']:.2f} % (not used)" if "accuracy" in claimed else "")
                 + f"; {received / 1e6:.2f} MB received, {time.monotonic() - began:.1f} s"

@@ -2,8 +2,8 @@
 
 An update is rejected, with its reason, when its arrays do not fit the global model (number,
 shapes, dtypes), when a value is NaN or infinite, or when it moves the global model far more
-than the round's other updates do (or more than the global model's own size). Only what is
-left is averaged.
+than the round's other updates do (or, alone, far beyond the global model's own norm). Only
+what is left is averaged (used by :mod:`fedlab.live.server`).
 """
 import statistics
 
