@@ -3,7 +3,9 @@
 One server (``python -m fedlab.live serve`` on 127.0.0.1) and N client processes (the reliability
 tests' client, ``tests/test_live.py client``: ResNet-20, 512 training images, 200 test images),
 each joining for every round. Clients start and load their data first, then the server starts,
-so the time counts rounds only. Two settings: ``--epochs 1`` (quick-mode training: two batches
+so the time counts rounds only. Each round includes the server's checks of every update and its
+own evaluation on held-out images (512 of them in quick mode).
+Two settings: ``--epochs 1`` (quick-mode training: two batches
 of 128 per client per round) and ``--epochs 0`` (validation only: what one round costs the
 server and the network, beyond the clients' training). Every process is stopped by its pid.
 
@@ -25,12 +27,12 @@ os.environ["FEDLAB_QUICK"] = "1"
 from fedlab.live.federation import ServerProcess  # noqa: E402
 
 CLIENT = Path(__file__).resolve().parents[1] / "tests" / "test_live.py"
-ROUND_LINE = re.compile(r"round (\d+)/\d+: (\d+) of (\d+) clients averaged.*, ([\d.]+) MB received, ([\d.]+) s")
+ROUND_LINE = re.compile(r"round (\d+)/\d+: (\d+) of (\d+) clients averaged.*[;,] ([\d.]+) MB received, ([\d.]+) s")
 
 
 def measure(num_clients, rounds, epochs, tmp):
-    server = ServerProcess(rounds=rounds, min_clients=num_clients, save=Path(tmp) / "server", wait_timeout=120,
-                           target_accuracy=1.0, echo=False)
+    server = ServerProcess(rounds=rounds, min_clients=num_clients, save=Path(tmp) / f"server-{num_clients}-{epochs}",
+                           wait_timeout=120, target_accuracy=1.0, echo=False, fresh=True)
     clients = [subprocess.Popen([sys.executable, str(CLIENT), "client", "--server", server.address, "--seed", str(s),
                                  "--rounds", str(rounds), "--epochs", str(epochs), "--out", str(Path(tmp) / "c"),
                                  "--wait-for-server"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

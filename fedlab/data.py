@@ -61,8 +61,23 @@ class ImageSet(torch.utils.data.Dataset):
 
 
 def cache_dir() -> Path:
-    """Where datasets are kept: ``FEDLAB_CACHE`` or ``~/.cache/fedlab``."""
-    return Path(os.environ.get("FEDLAB_CACHE") or Path.home() / ".cache" / "fedlab")
+    """Where datasets are kept: ``FEDLAB_CACHE`` or ``~/.cache/fedlab``, a folder fedlab can write to.
+
+    Created if missing; a DataSourceError naming ``FEDLAB_CACHE`` when it is a file or cannot be written.
+    """
+    setting = os.environ.get("FEDLAB_CACHE")
+    path = Path(setting or Path.home() / ".cache" / "fedlab")
+    named = f"FEDLAB_CACHE={setting}" if setting else f"the default cache {path} (FEDLAB_CACHE is not set)"
+    fix = "set FEDLAB_CACHE to a folder you can write to (it is created if missing)"
+    if path.exists() and not path.is_dir():
+        raise DataSourceError(f"{named} is not a folder but a file; {fix}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataSourceError(f"{named}: the folder cannot be created ({err.strerror}); {fix}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataSourceError(f"{named}: the folder is not writable; {fix}")
+    return path
 
 
 def data_source() -> str:

@@ -7,6 +7,7 @@ import warnings
 
 import torch
 
+from . import inputs
 from .runtime import compute_device
 
 CONTRACT = ("net", "id", "optimizer", "scheduler",
@@ -27,12 +28,12 @@ def create_device(net, device_id, trainset, data_idxs, lr=0.1, milestones=None, 
     """
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"create_device(net=...): need a torch.nn.Module, got {type(net).__name__}")
-    idxs = _checked_indices(data_idxs, len(trainset))
+    idxs = inputs.indices(data_idxs, len(trainset), "create_device(data_idxs=...)", "to train the device on")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"create_device(batch_size={batch_size!r}): batch_size must be an int >= 1, e.g. 128")
-    if not lr > 0:
-        raise ValueError(f"create_device(lr={lr!r}): the learning rate must be positive, e.g. 0.1")
-    milestones = DEFAULT_MILESTONES if milestones is None else list(milestones)
+    inputs.learning_rate(lr, f"create_device(lr={lr!r})")
+    milestones = list(DEFAULT_MILESTONES) if milestones is None else inputs.milestones(
+        milestones, f"create_device(milestones={milestones!r})")
     device_net = copy.deepcopy(net).to(compute_device())
     optimizer = torch.optim.SGD(device_net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
     return {
@@ -48,23 +49,6 @@ def create_device(net, device_id, trainset, data_idxs, lr=0.1, milestones=None, 
         "test_loss_tracker": [],
         "test_acc_tracker": [],
     }
-
-
-def _checked_indices(data_idxs, size):
-    """``data_idxs`` as an int64 tensor, or a ValueError that says what is wrong with it."""
-    try:
-        idxs = torch.as_tensor(list(data_idxs) if not torch.is_tensor(data_idxs) else data_idxs, dtype=torch.int64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"create_device(data_idxs=...): need a list of int indices into the train set; {err}") from err
-    if idxs.ndim != 1 or len(idxs) == 0:
-        raise ValueError("create_device(data_idxs=...): the device has no data; give it a non-empty list of "
-                         "indices (check your sampler's output for this device id)")
-    low, high = int(idxs.min()), int(idxs.max())
-    if low < 0 or high >= size:
-        bad = low if low < 0 else high
-        raise ValueError(f"create_device(data_idxs=...): index {bad} is out of range for a train set of "
-                         f"{size} images; indices must lie in 0..{size - 1}")
-    return idxs
 
 
 def check_device(device, needs=CONTRACT):

@@ -26,14 +26,24 @@ def report() -> str:
     except data.DataSourceError as err:
         source = f"INVALID: {err}"
     lines.append(f"data source: FEDLAB_DATA={os.environ.get('FEDLAB_DATA', '(unset)')} -> {source}")
-    lines.append(f"cache: {data.cache_dir()}")
+    lines += _cache_lines(data)
+    lines.append(f"quick mode: {'on' if quick.quick_mode() else 'off'}")
+    return "\n".join(lines)
+
+
+def _cache_lines(data) -> list:
+    """The cache folder and what it holds; a bad ``FEDLAB_CACHE`` is reported, not raised."""
+    try:
+        cache = data.cache_dir()
+    except data.DataSourceError as err:
+        return [f"cache: INVALID: {err}"]
+    lines = [f"cache: {cache}"]
     for classes in (10, 100):
         try:
             state = "present" if data.cifar_cached(classes) else "absent"
         except Exception as err:  # torchvision missing or broken: still report the rest
             state = f"unknown ({err})"
         lines.append(f"  real CIFAR-{classes}: {state}")
-    synth = sorted(p.name for p in (data.cache_dir() / "synthetic").glob("*.pt"))
+    synth = sorted(p.name for p in (cache / "synthetic").glob("*.pt"))
     lines.append(f"  synthetic stand-in: {', '.join(synth) if synth else 'not generated yet'}")
-    lines.append(f"quick mode: {'on' if quick.quick_mode() else 'off'}")
-    return "\n".join(lines)
+    return lines

@@ -6,7 +6,7 @@ switched a global net instead, so device nets were tested with BatchNorm in trai
 import torch
 import torch.nn.functional as F
 
-from . import quick, runtime
+from . import inputs, quick, runtime
 from .devices import check_device
 
 EVAL_BATCH = 256
@@ -21,6 +21,7 @@ def train(epoch, device):
     """
     check_device(device, needs=("net", "optimizer", "train_loss_tracker", "train_acc_tracker",
                                 "data_idxs", "trainset", "batch_size"))
+    inputs.float32_net(device["net"], f"train(epoch, device): the net of device {device.get('id', '?')}")
     net, opt = device["net"], device["optimizer"]
     target = next(net.parameters()).device
     idxs, bs = device["data_idxs"], device["batch_size"]
@@ -74,10 +75,10 @@ def evaluate(net, dataset, idxs=None, batch_size=EVAL_BATCH):
 
     At most two batches in quick mode.
     """
+    inputs.float32_net(net, "evaluate(net=...): the net")
+    idxs = torch.arange(len(dataset)) if idxs is None else inputs.indices(idxs, len(dataset), "evaluate(idxs=...)",
+                                                                          "to evaluate on")
     target = next(net.parameters()).device
-    idxs = torch.arange(len(dataset)) if idxs is None else torch.as_tensor(idxs, dtype=torch.int64)
-    if len(idxs) == 0:
-        raise ValueError("evaluate(idxs=...): no images to evaluate on; pass a non-empty list of indices")
     batches = quick.limit((len(idxs) + batch_size - 1) // batch_size)
     was_training = net.training
     net.eval()

@@ -36,3 +36,10 @@ def test_doctor_reports_a_bad_source_instead_of_failing(monkeypatch, quick_off):
 
 def test_doctor_lists_a_generated_stand_in(cifar10):
     assert f"cifar10-seed{data.SYNTHETIC_SEED}-v{data.SYNTHETIC_VERSION}.pt" in doctor.report()
+
+
+def test_doctor_reports_a_bad_cache_instead_of_failing(monkeypatch, tmp_path, quick_off):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("FEDLAB_CACHE", str(tmp_path / "a-file"))
+    report = doctor.report()
+    assert "cache: INVALID: FEDLAB_CACHE=" in report and "quick mode: off" in report

@@ -17,13 +17,13 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 import flwr  # noqa: E402
 import grpc  # noqa: E402
 from flwr.client import NumPyClient  # noqa: E402
-from flwr.common import FitIns, ReconnectIns, ndarrays_to_parameters, parameters_to_ndarrays  # noqa: E402
+from flwr.common import ReconnectIns, ndarrays_to_parameters, parameters_to_ndarrays  # noqa: E402
 from flwr.server import History, Server, ServerConfig, SimpleClientManager  # noqa: E402
-from flwr.server.server import fit_clients, reconnect_clients  # noqa: E402
+from flwr.server.server import reconnect_clients  # noqa: E402
 from flwr.server.strategy import FedAvg  # noqa: E402
 
-__all__ = ["FedAvg", "FitIns", "RpcError", "History", "NumPyClient", "ReconnectIns", "Server", "ServerConfig",
-           "SimpleClientManager", "fit_clients", "flower_version", "ndarrays_to_parameters",
+__all__ = ["FedAvg", "RpcError", "History", "NumPyClient", "ReconnectIns", "Server", "ServerConfig",
+           "SimpleClientManager", "flower_version", "ndarrays_to_parameters",
            "parameters_to_ndarrays", "quiet_flower", "reconnect_clients", "start_client", "start_server"]
 
 flower_version = flwr.__version__

@@ -6,11 +6,12 @@ the server is read (:meth:`Client.handle_message`) and how the received model is
 (:meth:`Client.validate`), and it passes in its learning-rate schedule; that code is what runs
 when the client takes part in a round.
 """
+import itertools
 from pathlib import Path
 
 import torch
 
-from .. import quick
+from .. import inputs, quick
 from ..data import ImageSet
 from ..devices import create_device
 from ..models import resnet20
@@ -45,6 +46,7 @@ class Client:
                             f"{type(learning_rate_for_round).__name__}")
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"{type(self).__name__}(seed={seed!r}): the seed must be an int such as MY_RANDOM_SEED")
+        inputs.learning_rate(initial_learning_rate, f"{type(self).__name__}(initial_learning_rate=...)")
         if not isinstance(local_epochs, int) or local_epochs < 0:
             raise ValueError(f"{type(self).__name__}(local_epochs={local_epochs!r}): need an int >= 0 "
                              f"(5 in the course)")
@@ -82,7 +84,10 @@ class Client:
         return [t.detach().cpu().numpy() for t in self.net.state_dict().values()]
 
     def train_round(self, message):
-        """Take part in one round: read the message, validate, train, save. Returns (weights, examples, metrics)."""
+        """Take part in one round: read the message, validate, train, save. Returns (weights, examples, metrics).
+
+        The server shows the examples and metrics but does not trust them (see :mod:`fedlab.live.server`).
+        """
         self.current_round = None
         self.handle_message(message)
         if not isinstance(self.current_round, int) or isinstance(self.current_round, bool):
@@ -90,10 +95,8 @@ class Client:
                                f"the server sent (message['config']['current_round'], here "
                                f"{message['config'].get('current_round')!r}) as an int")
         accuracy = float(self.validate())
-        lr = float(self.learning_rate_for_round(self.current_round, self.initial_learning_rate))
-        if not lr > 0:
-            raise ValueError(f"learning_rate_for_round({self.current_round}, {self.initial_learning_rate}) returned "
-                             f"{lr}; a learning rate must be positive")
+        lr = inputs.learning_rate(self.learning_rate_for_round(self.current_round, self.initial_learning_rate),
+                                  f"learning_rate_for_round({self.current_round}, {self.initial_learning_rate})")
         self._device["optimizer"] = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=MOMENTUM,
                                                     weight_decay=WEIGHT_DECAY)
         epochs = quick.limit(self.local_epochs)
@@ -109,7 +112,16 @@ class Client:
         return self.weights(), len(self.trainset), metrics
 
     def _save(self):
+        """Save the trained model as ``round_NNN.pt``, never over a file already there (``round_NNN_2.pt`` then).
+
+        Two clients with one seed on one machine, or a run started again, keep each other's models.
+        """
         self.save_dir.mkdir(parents=True, exist_ok=True)
-        path = self.save_dir / f"round_{self.current_round:03d}.pt"
-        torch.save(self.net.state_dict(), path)
-        return path
+        for copy in itertools.count(1):
+            path = self.save_dir / f"round_{self.current_round:03d}{'' if copy == 1 else f'_{copy}'}.pt"
+            try:
+                with open(path, "xb") as f:
+                    torch.save(self.net.state_dict(), f)
+                return path
+            except FileExistsError:
+                continue

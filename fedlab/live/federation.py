@@ -6,6 +6,7 @@ participant's own code with another seed, in a thread of this process: a child p
 not run classes defined in a notebook cell) and then runs the participant's client, one round
 per visit. ``FEDLAB_SERVER=host:port`` sends the participant's client to that server instead.
 """
+import itertools
 import os
 import signal
 import socket
@@ -37,7 +38,7 @@ class ServerProcess:
     """
 
     def __init__(self, rounds, min_clients=2, target_accuracy=0.6, save="fedlab_live/server", seed=0,
-                 wait_timeout=60.0, round_timeout=600.0, echo=True):
+                 wait_timeout=60.0, round_timeout=600.0, echo=True, fresh=False):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.save = Path(save)
@@ -47,6 +48,7 @@ class ServerProcess:
                         "--rounds", str(rounds), "--min-clients", str(min_clients),
                         "--target-accuracy", str(target_accuracy), "--save", str(self.save), "--seed", str(seed),
                         "--wait-timeout", str(wait_timeout), "--round-timeout", str(round_timeout)]
+        self.command += ["--fresh"] * fresh
         self.process = None
 
     def start(self):
@@ -139,7 +141,8 @@ def keep_joining(client, server):
 def local_federation(make_client, seed, rounds=50, target_accuracy=0.6, other_seed=None, save_dir="fedlab_live"):
     """Run ``make_client(seed)`` as a client of a live federation; returns its records, one per round.
 
-    By default a server (FedAvg, 2 clients per round, ``rounds`` rounds, 2 in quick mode) starts on
+    By default a server (FedAvg, 2 clients per round, ``rounds`` rounds, 2 in quick mode) starts a
+    new run (in ``save_dir/server``, or ``server_2``, ... when that holds an earlier run) on
     127.0.0.1 and ``make_client(other_seed)`` (default ``seed + 1``) joins as the second client;
     both take part in every round. With ``FEDLAB_SERVER=host:port`` the client joins that server
     for one round instead.
@@ -156,9 +159,9 @@ def local_federation(make_client, seed, rounds=50, target_accuracy=0.6, other_se
     other = make_client(seed + 1 if other_seed is None else other_seed)
     rounds = quick.limit(rounds)
     with ServerProcess(rounds=rounds, min_clients=2, target_accuracy=target_accuracy,
-                       save=Path(save_dir) / "server") as server:
-        print(f"a server runs at {server.address} (process {server.pid}); {client.name} and {other.name} "
-              f"take part in every round", flush=True)
+                       save=new_run_folder(Path(save_dir)), fresh=True) as server:
+        print(f"a server runs at {server.address} (process {server.pid}, run folder {server.save}); {client.name} "
+              f"and {other.name} take part in every round", flush=True)
         failed = []
         helper = threading.Thread(target=_run_helper, args=(other, server, failed), daemon=True)
         helper.start()
@@ -168,6 +171,14 @@ def local_federation(make_client, seed, rounds=50, target_accuracy=0.6, other_se
     if failed:
         raise RuntimeError(f"the second client ({other.name}) failed") from failed[0]
     return client.history
+
+
+def new_run_folder(save_dir):
+    """``save_dir/server``, or ``server_2``, ``server_3``, ... if taken: each local federation is a new run."""
+    for number in itertools.count(1):
+        path = save_dir / ("server" if number == 1 else f"server_{number}")
+        if not path.exists() or not any(path.iterdir()):
+            return path
 
 
 def _run_helper(client, server, failed):
