@@ -87,7 +87,7 @@ CASES = [
     ("milestone twice", lambda tr, te: _device(tr, milestones=[25, 25]), ValueError,
      r"milestone 25 is listed more than once"),
     ("train on a float64 net", lambda tr, te: _train_on_double_net(tr), TypeError,
-     r"train\(epoch, device\): the net of device 0 has torch.float64 weights, but fedlab's images are float32; "
+     r"train\(epoch, device\): the net of device 0 has torch.float64 weights, but fedlab's images are torch.float32; "
      r"keep the net in float32"),
     ("evaluate a float16 net", lambda tr, te: fedlab.evaluate(fedlab.TestNetwork().half(), te), TypeError,
      r"evaluate\(net=...\): the net has torch.float16 weights"),
