@@ -8,7 +8,7 @@ from . import checks, plots
 from .augment import normalize, random_crop_flip
 from .data import DataSourceError, ImageSet, load_cifar10, load_cifar100
 from .devices import create_device
-from .experiments import experiment, history, keep_history
+from .experiments import experiment, history
 from .models import ConvNet, TestNetwork, resnet20
 from .progress import trange
 from .quick import quick_mode
@@ -18,8 +18,8 @@ from .training import evaluate, test, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConvNet", "checks", "plots", "DataSourceError", "ImageSet", "TestNetwork", "compute_device", "create_device", "evaluate", "experiment", "history", "keep_history",
-    "load_cifar10", "load_cifar100", "normalize", "quick_mode", "random_crop_flip", "resnet20",
+    "ConvNet", "checks", "plots", "DataSourceError", "ImageSet", "TestNetwork", "compute_device", "create_device",
+    "evaluate", "experiment", "history", "load_cifar10", "load_cifar100", "normalize", "quick_mode", "random_crop_flip", "resnet20",
     "seed_everything", "test", "train", "trange",
 ]
 
