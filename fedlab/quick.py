@@ -1,16 +1,16 @@
 """Quick mode: the same notebook, far fewer steps.
 
 nbgrader stops a cell after 60 s and CI has minutes, not hours, for a notebook; the course aims
-at under 10 s a cell (``benchmarks/notebook_cells.py`` measures it). In quick mode the outermost
-loop driven by :func:`fedlab.trange` (rounds, or a lone device's epochs) stops after two steps,
-and everything run inside it (a round's local epochs, the batches of ``train`` and ``evaluate``)
-after one; outside any such loop ``train`` and ``evaluate`` stop after two batches. Data sizes and
+at under 10 s a cell (``benchmarks/notebook_cells.py`` measures it). In quick mode every loop
+driven by :func:`fedlab.trange` (rounds, a lone device's epochs, a round's local epochs) runs one
+step, and ``train`` and ``evaluate`` run one batch inside such a loop; outside it they, and other
+loops (the live server's rounds), stop after two steps. Data sizes and
 indices are untouched, so student code sees what it would see in a full run.
 """
 import os
 
-QUICK_STEPS = 2        # the outermost loop, and train/evaluate called outside any loop
-QUICK_INNER_STEPS = 1  # loops and batches inside a quick loop
+QUICK_STEPS = 2        # steps of train/evaluate and other loops outside any trange loop
+QUICK_INNER_STEPS = 1  # steps of every trange loop, and of anything run inside one
 _announced = False
 _depth = 0  # how many quick trange loops are running around the current code
 
@@ -22,17 +22,17 @@ def quick_mode() -> bool:
     if on and not _announced:
         _announced = True
         why = "FEDLAB_QUICK" if os.environ.get("FEDLAB_QUICK", "") not in ("", "0") else "NBGRADER_EXECUTION"
-        print(f"fedlab: quick mode is on ({why} is set): the outermost loop stops after {QUICK_STEPS} steps, "
-              f"loops and batches inside it after {QUICK_INNER_STEPS}; data sizes are unchanged. "
-              f"Results are not meaningful.")
+        print(f"fedlab: quick mode is on ({why} is set): every fedlab.trange loop runs {QUICK_INNER_STEPS} step, "
+              f"training and testing {QUICK_INNER_STEPS} batch inside it ({QUICK_STEPS} outside); data sizes are "
+              f"unchanged. Results are not meaningful.")
     return on
 
 
-def limit(n: int) -> int:
-    """How many of ``n`` steps to run: all of them, or, in quick mode, 2 (1 inside a quick loop)."""
+def limit(n: int, loop: bool = False) -> int:
+    """How many of ``n`` steps to run: all of them, or, in quick mode, 1 for a trange ``loop`` or inside one, else 2."""
     if not quick_mode():
         return n
-    return min(n, QUICK_STEPS if _depth == 0 else QUICK_INNER_STEPS)
+    return min(n, QUICK_INNER_STEPS if loop or _depth else QUICK_STEPS)
 
 
 def loop(steps: int):

@@ -125,7 +125,7 @@ def check_learning_rate_schedule(fn):
     passed(task, "initial 0.01 gives [0.01]*20 + [0.001]*20 + [0.0001]*10 for rounds 1..50")
 
 
-def check_client(client_class, rounds=2, seed=7):
+def check_client(client_class, rounds=1, seed=7):
     """Run ``client_class`` against a real server on 127.0.0.1 for ``rounds`` rounds, one visit each.
 
     After handle_message, the client's net must hold exactly the weights that server saved for
@@ -183,7 +183,8 @@ def check_client(client_class, rounds=2, seed=7):
                      f"on self.testset)", record["accuracy"],
                      "evaluate self.net after loading the message, on self.testset, as a percentage "
                      "(fedlab.evaluate returns (loss, accuracy %))")
-    passed(task, f"loaded the weights and round of {rounds} real server messages and validated them on its test set")
+    passed(task, f"loaded every entry and the round of a message with BatchNorm statistics and of {rounds} real "
+                 f"server message{'s' if rounds > 1 else ''}, and validated the model on its test set")
 
 
 def _probe_sets(testset, resnet20, first):
