@@ -30,9 +30,12 @@ c.Autograde.sanitize_preprocessors = [
 ]
 
 # Under nbgrader the notebooks run in quick mode (NBGRADER_EXECUTION): each cell is written to
-# finish in nbgrader's usual 30 s; twice that leaves room for a slow or busy grading machine,
-# while an endless loop still costs one minute.
-c.Execute.timeout = 60
+# finish in 10 s on an idle 2-core machine (benchmarks/notebook_cells.py); the limit leaves room for
+# a slow or busy grading machine, while an endless loop still costs one minute. `python -m fedlab
+# validate` applies the same limit.
+from fedlab.validate import CELL_TIMEOUT_S  # noqa: E402
+
+c.Execute.timeout = CELL_TIMEOUT_S
 
 # nbgrader scores a test cell 0 when anything reached stderr, so one library warning (torch,
 # matplotlib, a progress bar) would fail a right answer. Errors decide the grade; stderr does not.

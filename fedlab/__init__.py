@@ -9,7 +9,7 @@ from .augment import normalize, random_crop_flip
 from .data import DataSourceError, ImageSet, load_cifar10, load_cifar100
 from .devices import create_device
 from .engine import train_round
-from .experiments import experiment, history, keep_history
+from .experiments import experiment, history
 from .handin import hand_in
 from .models import ConvNet, TestNetwork, resnet20
 from .progress import trange
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "checks", "compute_device", "ConvNet", "create_device", "DataSourceError", "evaluate", "experiment", "hand_in",
-    "history", "ImageSet", "keep_history", "load_cifar10", "load_cifar100", "normalize", "plots", "precision",
+    "history", "ImageSet", "load_cifar10", "load_cifar100", "normalize", "plots", "precision",
     "quick_mode", "random_crop_flip", "resnet20", "seed_everything", "set_precision", "test", "TestNetwork",
     "train", "train_round", "trange",
 ]

@@ -100,19 +100,3 @@ def history(name: str):
     raise LookupError(f"experiment '{name}' has not run in this session and no {history_path(name).name} is saved "
                       f"here: run the experiment cell above (to the end) first.")
 
-
-def keep_history(name: str, values):
-    """Save ``values`` of a full run under ``name``, or, in quick mode, return the saved full run if there is one.
-
-    ``values`` is anything JSON holds: a list of accuracies, a ``{label: list}`` dict, ...
-    """
-    _checked_name(name, "keep_history")
-    path = history_path(name)
-    if not quick.quick_mode():
-        path.write_text(json.dumps(values))
-        return values
-    if path.exists():
-        saved = json.loads(path.read_text())
-        print(f"fedlab: quick mode; plotting the full run saved in {path.name} instead of this quick re-run.")
-        return saved
-    return values

@@ -18,14 +18,14 @@ def _in_notebook() -> bool:
 
 
 def trange(n: int, desc: str = "", **kwargs):
-    """Like ``range(n)`` with a progress bar; stops after two steps in quick mode."""
+    """Like ``range(n)`` with a progress bar; in quick mode one step and no bar."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"trange(n): n must be a non-negative int, got {n!r}")
-    steps = quick.limit(n)
+    steps = quick.limit(n, loop=True)
     if quick.quick_mode():
         # no bar: one fixed line, so outputs repeat exactly from run to run
         print(f"{desc or 'steps'}: {steps} of {n} (quick mode)")
-        return iter(range(steps))
+        return quick.loop(steps)
     if _in_notebook():
         from tqdm.notebook import tqdm
     else:

@@ -1,17 +1,23 @@
 """The checks of assignment 05 pass correct alternatives and fail plausible wrong answers, saying why.
 
-The client check runs each candidate class against a real server on 127.0.0.1.
+One table of variants, judged by tests/check_variants.py; tests/test_assignments.py runs the same
+variants against the graded test cells. The client check runs each candidate class against a real
+server on 127.0.0.1.
 """
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 import torch
 
 import fedlab
 import fedlab.live
+from check_variants import assert_passes, assert_teaches, cases
+from fedlab.augment import CIFAR10_MEAN, CIFAR100_MEAN, CIFAR100_STD
 from fedlab.checks import (check_client, check_learning_rate_schedule, check_parallel_seeded_choice,
                            check_partition_dataset)
 
-CIFAR100 = dict(mean=(0.5074, 0.4867, 0.4411), std=(0.2011, 0.1987, 0.2025))
+CIFAR100 = dict(mean=CIFAR100_MEAN, std=CIFAR100_STD)
 
 
 # ---------------------------------------------------------------- Task 1
@@ -51,23 +57,10 @@ def first_array_only(array_list, seed, n):
     return seeded_choice(array_list, seed, n)[0]
 
 
-@pytest.mark.parametrize("fn", [seeded_choice, seeded_choice_take])
-def test_parallel_seeded_choice_passes(fn, capsys):
-    check_parallel_seeded_choice(fn)
-    assert capsys.readouterr().out.startswith("PASSED parallel_seeded_choice")
-
-
-@pytest.mark.parametrize("fn, says", [
-    (one_generator_per_call_draws_twice, "[8, 9, 7, 4, 6, 2, 0, 3]"),
-    (with_replacement, "replace=False"),
-    (permutation_prefix, "choice(len, size=n, replace=False)"),
-    (legacy_numpy, "default_rng"),
-    (first_array_only, "a list of 1 arrays"),
-])
-def test_parallel_seeded_choice_fails(fn, says):
-    with pytest.raises(AssertionError, match="parallel_seeded_choice is not right yet") as err:
-        check_parallel_seeded_choice(fn)
-    assert says in str(err.value) and "input used:" in str(err.value)
+SEEDED_CORRECT = [seeded_choice, seeded_choice_take]
+SEEDED_WRONG = [(one_generator_per_call_draws_twice, "[8, 9, 7, 4, 6, 2, 0, 3]"), (with_replacement, "replace=False"),
+                (permutation_prefix, "choice(len, size=n, replace=False)"), (legacy_numpy, "default_rng"),
+                (first_array_only, "a list of 1 arrays")]
 
 
 # ---------------------------------------------------------------- Task 2
@@ -111,25 +104,23 @@ def numpy_images(dataset, train, seed):
     return part
 
 
-@pytest.mark.parametrize("fn", [partition, partition_numpy_then_tensor])
-def test_partition_dataset_passes(fn, capsys):
-    check_partition_dataset(fn)
-    assert capsys.readouterr().out.startswith("PASSED partition_dataset")
+def constant_padding(dataset, train, seed):
+    return partition(dataset, train, seed, pad_mode="constant")
 
 
-@pytest.mark.parametrize("fn, says", [
-    (unpaired_labels, "stay paired"),
-    (first_half, "positions [1, 2, 11"),
-    (halves_test_split_too, "the test split keeps all its images"),
-    (lambda d, t, s: partition(d, t, s, pad_mode="constant"), "reflect"),
-    (lambda d, t, s: partition(d, t, s, mean=(0.4914, 0.4822, 0.4465)), "CIFAR-100 normalization"),
-    (numpy_images, "uint8 torch tensor"),
-    (lambda d, t, s: (d.data, d.labels), "a fedlab.ImageSet"),
-])
-def test_partition_dataset_fails(fn, says):
-    with pytest.raises(AssertionError, match="partition_dataset is not right yet") as err:
-        check_partition_dataset(fn)
-    assert says in str(err.value)
+def cifar10_normalization(dataset, train, seed):
+    return partition(dataset, train, seed, mean=CIFAR10_MEAN)
+
+
+def returns_a_tuple(dataset, train, seed):
+    return dataset.data, dataset.labels
+
+
+PARTITION_CORRECT = [partition, partition_numpy_then_tensor]
+PARTITION_WRONG = [(unpaired_labels, "stay paired"), (first_half, "positions [1, 2, 11"),
+                   (halves_test_split_too, "the test split keeps all its images"), (constant_padding, "reflect"),
+                   (cifar10_normalization, "CIFAR-100 normalization"), (numpy_images, "uint8 torch tensor"),
+                   (returns_a_tuple, "a fedlab.ImageSet")]
 
 
 # ---------------------------------------------------------------- Task 3
@@ -144,22 +135,26 @@ def schedule_by_power(current_round, initial_learning_rate):
     return initial_learning_rate * 0.1 ** min((current_round - 1) // 20, 2)
 
 
-@pytest.mark.parametrize("fn", [schedule, schedule_by_power])
-def test_learning_rate_schedule_passes(fn, capsys):
-    check_learning_rate_schedule(fn)
-    assert capsys.readouterr().out.startswith("PASSED learning_rate_for_round")
+def rounds_from_0(current_round, initial_learning_rate):
+    lr = initial_learning_rate
+    return lr if current_round < 20 else lr / 10 if current_round < 40 else lr / 100
 
 
-@pytest.mark.parametrize("fn, says", [
-    (lambda r, lr: lr if r < 20 else lr / 10 if r < 40 else lr / 100, "round 20"),  # rounds counted from 0
-    (lambda r, lr: lr * 0.1 ** ((r - 1) // 20), "stays at a hundredth"),          # keeps dropping after 60
-    (lambda r, lr: lr if r <= 20 else lr / 10, "round 41"),                       # one drop only
-    (lambda r, lr: torch.tensor(schedule(r, lr)), "a float for every round"),
-])
-def test_learning_rate_schedule_fails(fn, says):
-    with pytest.raises(AssertionError, match="learning_rate_for_round is not right yet") as err:
-        check_learning_rate_schedule(fn)
-    assert says in str(err.value)
+def keeps_dropping(current_round, initial_learning_rate):
+    return initial_learning_rate * 0.1 ** ((current_round - 1) // 20)
+
+
+def one_drop_only(current_round, initial_learning_rate):
+    return initial_learning_rate if current_round <= 20 else initial_learning_rate / 10
+
+
+def returns_a_tensor(current_round, initial_learning_rate):
+    return torch.tensor(schedule(current_round, initial_learning_rate))
+
+
+SCHEDULE_CORRECT = [schedule, schedule_by_power]
+SCHEDULE_WRONG = [(rounds_from_0, "round 20"), (keeps_dropping, "stays at a hundredth"), (one_drop_only, "round 41"),
+                  (returns_a_tensor, "a float for every round")]
 
 
 # ---------------------------------------------------------------- Task 4, against a real server
@@ -183,6 +178,34 @@ class RightClient(fedlab.live.Client):
         with torch.no_grad():
             x, y = self.testset.batch(torch.arange(len(self.testset)), next(self.net.parameters()).device)
             return 100.0 * (self.net(x).argmax(1) == y).float().mean().item()
+
+
+class NotebookClient(fedlab.live.Client):
+    """The notebook's way: an OrderedDict of as_tensor()s, fedlab.evaluate."""
+
+    def handle_message(self, message):
+        state = OrderedDict((k, torch.as_tensor(w)) for k, w in zip(self.net.state_dict(), message["weights"]))
+        self.net.load_state_dict(state)
+        self.current_round = int(message["config"]["current_round"])
+
+    def validate(self):
+        return fedlab.evaluate(self.net, self.testset)[1]
+
+
+class ReplacesTheNet(RightClient):
+    def handle_message(self, message):
+        self.current_round = message["config"]["current_round"]
+        self.net = fedlab.resnet20(100).to(fedlab.compute_device())
+        self.net.load_state_dict({k: torch.from_numpy(np.array(w)) for k, w in
+                                  zip(self.net.state_dict(), message["weights"])})
+
+
+class SkipsBuffers(RightClient):
+    def handle_message(self, message):
+        self.current_round = message["config"]["current_round"]
+        state = dict(zip(self.net.state_dict(), message["weights"]))
+        params = {k: torch.as_tensor(state[k]) for k, _ in self.net.named_parameters()}
+        self.net.load_state_dict(params, strict=False)
 
 
 class KeepsItsOwnWeights(RightClient):
@@ -212,23 +235,31 @@ class ReportsAFraction(RightClient):
         return fedlab.evaluate(self.net, self.testset)[1] / 100
 
 
-def test_client_check_passes(capsys):
-    check_client(RightClient)
-    out = capsys.readouterr().out
-    assert out.startswith("PASSED your client") and out.count("\n") == 1, out  # nothing but the PASSED line
+CLIENT_CORRECT = [RightClient, NotebookClient]
+CLIENT_WRONG = [(KeepsItsOwnWeights, "self.net holds every entry the server sent"),
+                (RoundOffByOne, "self.current_round == 9"), (ForgetsTheRound, "self.current_round == 9"),
+                (ValidatesOnTrainset, "on self.testset"), (ReportsAFraction, "validate() == 50.00"),
+                (ReplacesTheNet, "self.net is a new network"), (SkipsBuffers, "buffers too")]
 
 
-@pytest.mark.parametrize("cls, says", [
-    (KeepsItsOwnWeights, "self.net holds the weights the server sent"),
-    (RoundOffByOne, "self.current_round == 1"),
-    (ForgetsTheRound, "store the round the server sent"),
-    (ValidatesOnTrainset, "on self.testset"),
-    (ReportsAFraction, "validate() == 50.00"),
-])
-def test_client_check_fails(cls, says):
-    with pytest.raises(AssertionError, match="your client") as err:
-        check_client(cls)
-    assert says in str(err.value)
+# ---------------------------------------------------------------- every check on its variants
+
+VARIANTS = {
+    check_parallel_seeded_choice: (SEEDED_CORRECT, SEEDED_WRONG),
+    check_partition_dataset: (PARTITION_CORRECT, PARTITION_WRONG),
+    check_learning_rate_schedule: (SCHEDULE_CORRECT, SCHEDULE_WRONG),
+    check_client: (CLIENT_CORRECT, CLIENT_WRONG),
+}
+
+
+@pytest.mark.parametrize("check, fn", cases(VARIANTS, 0))
+def test_correct_answers_pass(check, fn, capsys):
+    assert_passes(check, fn, capsys)
+
+
+@pytest.mark.parametrize("check, fn, phrase", cases(VARIANTS, 1))
+def test_wrong_answers_teach(check, fn, phrase, capsys):
+    assert_teaches(check, fn, phrase, capsys)
 
 
 def test_client_check_wants_a_client_class():

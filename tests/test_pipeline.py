@@ -25,7 +25,8 @@ from course.tasks import independent, is_test, max_autograded, nbgrader
 
 pytestmark = pytest.mark.skipif(not Classroom().assignments(), reason="no assignment under solutions/ yet")
 
-HISTORY = re.compile(r"keep_history\(\s*['\"]([\w-]+)['\"]")
+EXPERIMENT = re.compile(r"fedlab\.experiment\(\s*['\"]([\w-]+)['\"]")
+HISTORY = re.compile(r"fedlab\.history\(\s*['\"]([\w-]+)['\"]")
 
 
 # ---------------------------------------------------------------------------------------- fixtures
@@ -233,9 +234,12 @@ def without_experiments(nb, graded_solution):
 
 
 def full_run_history(plot_source: str):
-    """A recognisable 'full run' for a history: 100 rounds climbing to 77 %, per group if plotted so."""
+    """A recognisable saved full run, as fedlab.experiment writes it: 100 rounds climbing to 77 %, per group if
+    plotted so, with its provenance."""
     accs = [round(10 + 67 * r / 99, 3) for r in range(100)]
-    return {str(g): accs for g in range(3)} if "plot_group_accuracy" in plot_source else accs
+    values = {str(g): accs for g in range(3)} if "plot_group_accuracy" in plot_source else accs
+    return {"values": values, "provenance": {"fedlab": fedlab.__version__, "config": {"rounds": 100},
+                                             "wall_time_s": 3600.0, "device": "cuda (a GPU)", "quick_mode": False}}
 
 
 @pytest.fixture(scope="session")
@@ -364,13 +368,14 @@ def test_damaged_dataset_cache_is_detected_and_rebuilt(adversarial):
 
 def test_plots_draw_the_submitted_full_run_history(adversarial):
     klass, assignment, name, target, cases, failures, histories = adversarial
-    assert histories, f"{assignment}/{name} plots nothing through fedlab.keep_history"
+    assert histories, f"{assignment}/{name} plots nothing through fedlab.history"
     nb = graded_nb(klass, "adv8-full-run-history", assignment, name)
     for history in histories:
-        cell = next(c for c in nb.cells if c.cell_type == "code" and HISTORY.search(c.source)
-                    and history in HISTORY.findall(c.source))
-        assert f"plotting the full run saved in {history}.history.json" in outputs_text(cell)
+        # the experiment cell takes the saved run instead of running; the plot cell draws it
+        ran = next(c for c in nb.cells if c.cell_type == "code" and history in EXPERIMENT.findall(c.source))
+        assert f"using the full run saved in {history}.history.json" in outputs_text(ran)
+        cell = next(c for c in nb.cells if c.cell_type == "code" and history in HISTORY.findall(c.source))
         assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"{history}: no plot drawn"
-        assert not [o for o in cell.outputs if o.output_type == "error"]
+        assert not [o for o in ran.outputs + cell.outputs if o.output_type == "error"]
     quick = graded_nb(klass, "solution", assignment, name)
-    assert "plotting the full run" not in "\n".join(outputs_text(c) for c in quick.cells)
+    assert "using the full run" not in "\n".join(outputs_text(c) for c in quick.cells)

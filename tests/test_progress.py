@@ -21,14 +21,14 @@ def test_quick_mode_is_on_for_fedlab_quick_or_nbgrader(monkeypatch):
     assert fedlab.quick_mode() is True
 
 
-def test_quick_trange_yields_two_steps_and_prints_one_fixed_line(quick_on, capfd):
-    assert list(fedlab.trange(50, desc="rounds")) == [0, 1]
+def test_quick_trange_yields_one_step_and_prints_one_fixed_line(quick_on, capfd):
+    assert list(fedlab.trange(50, desc="rounds")) == [0]
     assert list(fedlab.trange(1, desc="epochs")) == [0]
     out, err = capfd.readouterr()
     assert err == ""
     lines = out.splitlines()
     assert sum("quick mode is on" in line for line in lines) == 1  # announced once, visibly
-    assert "rounds: 2 of 50 (quick mode)" in lines and "epochs: 1 of 1 (quick mode)" in lines
+    assert "rounds: 1 of 50 (quick mode)" in lines and "epochs: 1 of 1 (quick mode)" in lines
     assert not TIMING.search(out)
 
 

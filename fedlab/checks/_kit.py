@@ -7,6 +7,7 @@ course's data sets without holding images, so a check on 50,000 labels costs not
 ``dataset[i]`` to prove that a sampler reads labels. Assignment modules import from here, never from each other.
 """
 import contextlib
+import numbers
 import random
 
 import numpy as np
@@ -92,19 +93,30 @@ def seeded(seed: int):
 
 def as_indices(task, used, idxs):
     """The student's index collection (list, array, tensor, set) as a list of ints, or a teaching failure."""
+    if _read_once(idxs):
+        fail(task, used, "a list of int indices", f"{type(idxs).__name__}, {READ_ONCE}", hint="wrap it in list(...)")
     try:
         return [int(i) for i in (idxs.tolist() if hasattr(idxs, "tolist") else idxs)]
     except (TypeError, ValueError) as err:
         fail(task, used, "a list of int indices", f"{type(idxs).__name__} ({err})")
 
 
-def check_partition(task, used, result, num_devices, size, dataset_len):
+READ_ONCE = "an iterator that can be read only once"
+
+
+def _read_once(value):
+    """True for generators, map objects and other iterators: a second pass over them finds nothing."""
+    return hasattr(value, "__next__") or (hasattr(value, "__iter__") and iter(value) is value)
+
+
+def partition_of(task, used, result, num_devices, size, dataset_len):
     """``result`` maps ids 0..num_devices-1 to ``size`` distinct indices into the data set; returns it as lists."""
     if not isinstance(result, dict):
         fail(task, used, "a dict {device_id: [indices]}", type(result).__name__)
-    if sorted(result) != list(range(num_devices)):
+    if not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in result) \
+            or sorted(int(k) for k in result) != list(range(num_devices)):
         keys = sorted(result, key=str)
-        fail(task, used, f"device ids 0..{num_devices - 1} as keys",
+        fail(task, used, f"the int device ids 0..{num_devices - 1} as keys",
              f"{len(keys)} keys: {keys[:5]}{' ...' if len(keys) > 5 else ''}")
     parts = {d: as_indices(task, used, idxs) for d, idxs in result.items()}
     for d, idxs in parts.items():
@@ -114,9 +126,72 @@ def check_partition(task, used, result, num_devices, size, dataset_len):
             fail(task, used, f"{size} distinct indices for every device",
                  f"device {d} has {size - len(set(idxs))} repeated indices",
                  hint="draw without replacement within one device")
-        if min(idxs) < 0 or max(idxs) >= dataset_len:
+        if idxs and (min(idxs) < 0 or max(idxs) >= dataset_len):
             fail(task, used, f"indices in 0..{dataset_len - 1}", f"device {d} has index {max(idxs)}")
     return parts
+
+
+def repeatable(task, used, fn, *args):
+    """``fn(*args)`` twice, each after the same seeding (as ``fedlab.seed_everything(7)``): it must give the same.
+
+    A sampler that makes its own unseeded generator (``np.random.default_rng()``) fails here: the
+    notebook's experiments must repeat from one ``seed_everything`` call. Returns the first result.
+    """
+    results = []
+    for _ in range(2):
+        with seeded(7):
+            results.append(call(task, fn, used, *args))
+    first, second = (_comparable(r) for r in results)
+    if first != second:
+        fail(task, f"{used}, twice, each time after fedlab.seed_everything(7)", "the same result both times",
+             "two different results",
+             hint="draw with Python's random, np.random.* or torch, which fedlab.seed_everything seeds; "
+                  "a generator made with np.random.default_rng() (no seed) is not seeded by it")
+    return results[0]
+
+
+def _comparable(result):
+    """A result as plain nested lists and ids, to compare two runs of a student's function."""
+    if isinstance(result, dict):
+        return sorted(((str(k), _comparable(v)) for k, v in result.items()), key=lambda kv: kv[0])
+    if hasattr(result, "tolist"):
+        return result.tolist()
+    if isinstance(result, (list, tuple)):
+        return [d["id"] if isinstance(d, dict) and "id" in d else _comparable(d) for d in result]
+    return result
+
+
+def labels_unchanged(task, used, data, targets):
+    """The data set still holds ``targets`` as its labels: a sampler must not sort or replace them."""
+    now = data.targets.tolist() if hasattr(data.targets, "tolist") else list(data.targets)
+    if now != targets or data.labels.tolist() != targets:
+        fail(task, used, "the data set left as it was (dataset.targets and dataset.labels unchanged)",
+             "its labels were changed, replaced or reordered",
+             hint="work on a copy: labels = np.array(dataset.targets) or list(dataset.targets)")
+
+
+def list_unchanged(task, used, given, before):
+    """The caller's device list still holds the same devices, in the same order."""
+    if len(given) != len(before) or any(a is not b for a, b in zip(given, before)):
+        fail(task, used, f"the list of {len(before)} devices left as it was (same devices, same order)",
+             f"ids now {[d['id'] if isinstance(d, dict) else d for d in given][:12]}"
+             f"{' ...' if len(given) > 12 else ''}",
+             hint="random.sample(devices, k) leaves the list alone; random.shuffle(devices) reorders the caller's list")
+
+
+def chosen_list(task, used, chosen, devices):
+    """The ids of the chosen devices: a list (or tuple) of devices taken from ``devices``."""
+    if not isinstance(chosen, (list, tuple)):
+        fail(task, used, "a list of devices",
+             f"{type(chosen).__name__}{', ' + READ_ONCE if _read_once(chosen) else ''}",
+             hint="return a list: the round reads the chosen devices twice (to train them, then to average them); "
+                  "wrap a map or generator in list(...)")
+    members = {id(d) for d in devices}
+    for d in chosen:
+        if id(d) not in members:
+            fail(task, used, "devices taken from the given list (the device dicts themselves)",
+                 f"{type(d).__name__}: {str(d)[:60]}")
+    return [d["id"] for d in chosen]
 
 
 def mean_overlap(parts):
@@ -135,17 +210,3 @@ def make_devices(nets):
     """Devices as create_device builds them, one per net (data: one blank image each)."""
     data = LabelSet([0])
     return [create_device(net, i, data, [0]) for i, net in enumerate(nets)]
-
-
-def chosen_ids(task, used, chosen, devices):
-    """The ids of the chosen devices; each must be one of ``devices``."""
-    try:
-        chosen = list(chosen)
-    except TypeError:
-        fail(task, used, "a list of devices", type(chosen).__name__)
-    members = {id(d) for d in devices}
-    for d in chosen:
-        if id(d) not in members:
-            fail(task, used, "devices taken from the given list (the device dicts themselves)",
-                 f"{type(d).__name__}: {str(d)[:60]}")
-    return [d["id"] for d in chosen]

@@ -8,7 +8,8 @@ solution of the task.
 import torch
 
 from ..models import TestNetwork
-from ._kit import LabelSet, call, check_partition, chosen_ids, fail, make_devices, mean_overlap, passed, rounded, seeded
+from ._kit import (LabelSet, call, chosen_list, fail, labels_unchanged, list_unchanged, make_devices, mean_overlap,
+                   partition_of, passed, repeatable, rounded, seeded)
 
 __all__ = ["check_iid_sampler", "check_average_weights", "check_get_devices_for_round"]
 
@@ -22,26 +23,29 @@ EXPECTED_AVERAGE = {
 ATOL = 1e-2
 
 
-
-
-
 def check_iid_sampler(iid_sampler):
     """``iid_sampler(dataset, num_devices, data_pct)``: sizes, ids, distinct indices, independence, uniformity."""
     task = "iid_sampler"
     with seeded(0):
         # the experiment's own sizes: 50 devices with 10 % of 50,000 images each
-        data = LabelSet([0] * 50000)
+        targets = [i % 10 for i in range(50000)]
+        data = LabelSet(targets)
         used = "iid_sampler(50,000 images, num_devices=50, data_pct=0.1)"
-        check_partition(task, used, call(task, iid_sampler, used, data, 50, 0.1), 50, 5000, 50000)
+        partition_of(task, used, call(task, iid_sampler, used, data, 50, 0.1), 50, 5000, 50000)
+        labels_unchanged(task, used, data, targets)
 
-        # the size is round(data_pct * len(dataset)), not the floor
+        # the size is round(data_pct * len(dataset)): 3.7 gives 4 (not the floor), 3.2 gives 3 (not the ceiling)
         data = LabelSet([0] * 1000)
-        used = "iid_sampler(1,000 images, num_devices=3, data_pct=0.0037)"
-        check_partition(task, used, call(task, iid_sampler, used, data, 3, 0.0037), 3, 4, 1000)
+        for pct, size in ((0.0037, 4), (0.0032, 3)):
+            used = f"iid_sampler(1,000 images, num_devices=3, data_pct={pct}): round({pct} * 1000) = {size}"
+            partition_of(task, used, call(task, iid_sampler, used, data, 3, pct), 3, size, 1000)
+
+        # the same seed, the same devices' data: the experiments repeat from one fedlab.seed_everything call
+        repeatable(task, "iid_sampler(1,000 images, num_devices=4, data_pct=0.05)", iid_sampler, data, 4, 0.05)
 
         # many devices over a small set: independent devices, every part of the set equally likely
         used = "iid_sampler(1,000 images, num_devices=200, data_pct=0.1)"
-        parts = check_partition(task, used, call(task, iid_sampler, used, data, 200, 0.1), 200, 100, 1000)
+        parts = partition_of(task, used, call(task, iid_sampler, used, data, 200, 0.1), 200, 100, 1000)
         for d, idxs in parts.items():
             if max(idxs) - min(idxs) + 1 == len(idxs):
                 fail(task, used, "indices drawn at random from the whole data set",
@@ -63,9 +67,8 @@ def check_iid_sampler(iid_sampler):
                              "indices on average (8.5 to 11.5 accepted)",
                  f"they share {overlap:.1f} on average",
                  hint="each device draws its own random sample; samples may overlap across devices")
-    passed(task, "50 devices x 5000 distinct indices, sizes rounded, devices independent, coverage uniform")
-
-
+    passed(task, "50 devices x 5000 distinct indices, sizes rounded, repeatable, devices independent, coverage "
+                 "uniform, data set unchanged")
 
 
 def _snapshot(devices):
@@ -82,8 +85,12 @@ def _unchanged(task, used, devices, before):
                      hint="copy (or build new tensors) before adding in place")
 
 
-def _compare_average(task, used, result, expected):
-    """``result`` has exactly ``expected``'s keys, float32 values, each within ATOL of the expected tensor."""
+def _compare_average(task, used, result, expected, dtypes):
+    """``result`` has exactly ``expected``'s keys and values within ATOL of them.
+
+    Every entry is float32; an integer entry (``num_batches_tracked``, whose input dtype is in
+    ``dtypes``) may also keep its own integer dtype, and then may be rounded either way.
+    """
     if not hasattr(result, "keys"):
         fail(task, used, "an OrderedDict {state-dict key: averaged tensor}", type(result).__name__)
     if list(result.keys()) != list(expected):
@@ -92,11 +99,16 @@ def _compare_average(task, used, result, expected):
         got = result[key]
         if not torch.is_tensor(got):
             fail(task, used, f"a tensor for {key}", type(got).__name__)
-        if got.dtype != torch.float32:
-            fail(task, used, f"{key} averaged in 32-bit float (torch.float32)", f"dtype {got.dtype}",
+        own = dtypes[key]
+        if got.dtype != torch.float32 and not (got.dtype == own and not own.is_floating_point):
+            allowed = "torch.float32" + ("" if own.is_floating_point else f" or its own {own}")
+            fail(task, used, f"{key} averaged in 32-bit float ({allowed})", f"dtype {got.dtype}",
                  hint="convert every entry with .float() before averaging, integer buffers included")
         got = got.detach().cpu()
-        if got.shape != want.shape or not torch.allclose(got, want, atol=ATOL):
+        # an integer average may be rounded either way: less than 1 from the mean
+        close = torch.allclose(got, want, atol=ATOL) if got.is_floating_point() else \
+            bool(((got.float() - want).abs() < 1).all())
+        if got.shape != want.shape or not close:
             fail(task, used, f"{key} = {rounded(want)} (atol {ATOL})", f"{rounded(got)}")
 
 
@@ -108,10 +120,10 @@ def check_average_weights(average_weights):
             devices = make_devices(nets)
             before = _snapshot(devices)
             result = call(task, average_weights, used, devices)
-            _compare_average(task, used, result, expected)
+            _compare_average(task, used, result, expected, {k: v.dtype for k, v in before[0].items()})
             _unchanged(task, used, devices, before)
-    passed(task, "the curriculum's two-device example and a BatchNorm net (every entry 0, 1, 2 -> 1.0 in float32); "
-                 "devices unmodified")
+    passed(task, "the curriculum's two-device example and BatchNorm nets (buffers and their integer counter "
+                 "averaged too); devices unmodified")
 
 
 def _curriculum_example():
@@ -139,26 +151,33 @@ def _batchnorm_example():
     return nets, used, {k: torch.ones_like(v, dtype=torch.float32) for k, v in nets[0].state_dict().items()}
 
 
-
 def check_get_devices_for_round(get_devices_for_round):
     """``get_devices_for_round(devices, device_pct)``: round(pct * n) distinct devices, chosen uniformly."""
     task = "get_devices_for_round"
     with seeded(0):
         devices = make_devices([TestNetwork() for _ in range(50)])
-        for n, pct, want in [(50, 0.1, 5), (10, 0.07, 1), (20, 0.18, 4), (10, 1.0, 10)]:
+        # sizes follow round(): 0.7 -> 1, 3.6 -> 4 (not the floor), 2.2 -> 2 and 4.2 -> 4 (not the ceiling)
+        for n, pct, want in [(50, 0.1, 5), (10, 0.07, 1), (20, 0.18, 4), (20, 0.11, 2), (30, 0.14, 4), (10, 1.0, 10)]:
             used = f"get_devices_for_round({n} devices with ids 0..{n - 1}, device_pct={pct})"
-            ids = chosen_ids(task, used, call(task, get_devices_for_round, used, devices[:n], pct), devices[:n])
+            pool = devices[:n]
+            ids = chosen_list(task, used, call(task, get_devices_for_round, used, pool, pct), pool)
+            list_unchanged(task, used, pool, devices[:n])
             if len(ids) != want:
-                fail(task, used, f"round({pct} * {n}) = {want} devices", f"{len(ids)}: ids {ids}")
+                fail(task, used, f"round({pct} * {n}) = {want} devices", f"{len(ids)}: ids {ids}",
+                     hint="round(), not int() (which cuts off) nor math.ceil() (which rounds up)")
             if len(set(ids)) != len(ids):
                 fail(task, used, f"{want} distinct devices", f"ids {ids}", hint="choose without replacement")
+        repeatable(task, "get_devices_for_round(50 devices, device_pct=0.1)", get_devices_for_round, devices[:], 0.1)
 
         used = "get_devices_for_round(10 devices, device_pct=0.3), called 3000 times"
         counts = [0] * 10
+        pool = devices[:10]
         for _ in range(3000):
-            for i in chosen_ids(task, used, call(task, get_devices_for_round, used, devices[:10], 0.3), devices[:10]):
+            for i in chosen_list(task, used, call(task, get_devices_for_round, used, pool, 0.3), pool):
                 counts[i] += 1
         if not all(765 <= c <= 1035 for c in counts):
             fail(task, used, "every device chosen about 900 times (765 to 1035 accepted)",
                  f"times chosen per device id: {counts}", hint="choose at random on every call")
-    passed(task, "round(device_pct * n) distinct devices from the list, each equally likely")
+    list_unchanged(task, used, pool, devices[:10])
+    passed(task, "a list of round(device_pct * n) distinct devices from the list, each equally likely, repeatable; "
+                 "the list unchanged")

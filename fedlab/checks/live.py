@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..augment import CIFAR100_MEAN, CIFAR100_STD
 from ._kit import call, fail, passed
 
 __all__ = ["check_parallel_seeded_choice", "check_partition_dataset", "check_learning_rate_schedule",
@@ -21,8 +22,6 @@ __all__ = ["check_parallel_seeded_choice", "check_partition_dataset", "check_lea
 
 PICKS_10 = [8, 9, 7, 4, 6, 2, 0, 3]  # default_rng(42).choice(10, size=8, replace=False)
 PICKS_30 = [1, 2, 11, 22, 4, 29, 21, 20, 8, 18, 19, 25, 13, 16, 26]  # default_rng(42).choice(30, size=15, ...)
-CIFAR100_MEAN = (0.5074, 0.4867, 0.4411)
-CIFAR100_STD = (0.2011, 0.1987, 0.2025)
 
 
 def _as_list(x):
@@ -126,7 +125,7 @@ def check_learning_rate_schedule(fn):
     passed(task, "initial 0.01 gives [0.01]*20 + [0.001]*20 + [0.0001]*10 for rounds 1..50")
 
 
-def check_client(client_class, rounds=2, seed=7):
+def check_client(client_class, rounds=1, seed=7):
     """Run ``client_class`` against a real server on 127.0.0.1 for ``rounds`` rounds, one visit each.
 
     After handle_message, the client's net must hold exactly the weights that server saved for
@@ -163,6 +162,7 @@ def check_client(client_class, rounds=2, seed=7):
         with server:
             first = torch.load(server.save / "round_000.pt", weights_only=True)
             trainset, testset = _probe_sets(cifar100_test, resnet20, first)
+            _check_one_message(task, client_class, trainset, testset, resnet20, seed, Path(tmp) / "clients")
             client = Probe(trainset, testset, lambda current_round, lr: lr, seed + 1, local_epochs=0,
                            save_dir=Path(tmp) / "clients")
             for _ in range(rounds):
@@ -183,7 +183,8 @@ def check_client(client_class, rounds=2, seed=7):
                      f"on self.testset)", record["accuracy"],
                      "evaluate self.net after loading the message, on self.testset, as a percentage "
                      "(fedlab.evaluate returns (loss, accuracy %))")
-    passed(task, f"loaded the weights and round of {rounds} real server messages and validated them on its test set")
+    passed(task, f"loaded every entry and the round of a message with BatchNorm statistics and of {rounds} real "
+                 f"server message{'s' if rounds > 1 else ''}, and validated the model on its test set")
 
 
 def _probe_sets(testset, resnet20, first):
@@ -202,13 +203,40 @@ def _probe_sets(testset, resnet20, first):
     return make(slice(64, 128), wrong[64:]), make(slice(0, 64), test_labels)
 
 
+def _check_one_message(task, client_class, trainset, testset, resnet20, seed, save_dir):
+    """handle_message on a round-9 message with non-default BatchNorm buffers, outside any server."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed + 2)
+        net = resnet20(100)
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                module.num_batches_tracked.fill_(17)
+    sent = net.state_dict()
+    used = ("handle_message({'weights': a ResNet-20's state_dict() values as numpy arrays, whose BatchNorm running "
+            "statistics are random and num_batches_tracked is 17, 'config': {'current_round': 9}})")
+    client = call(task, client_class, "client_class(trainset, testset, schedule, seed)", trainset, testset,
+                  lambda current_round, lr: lr, seed + 2, local_epochs=0, save_dir=save_dir)
+    own = client.net
+    call(task, client.handle_message, used,
+         {"weights": [v.numpy().copy() for v in sent.values()], "config": {"current_round": 9}})
+    if client.net is not own:
+        fail(task, used, "the weights loaded into the client's own self.net", "self.net is a new network",
+             "load them with self.net.load_state_dict(...); fedlab trains and sends back the net the client was "
+             "made with, so a new network assigned to self.net never trains")
+    _check_loaded(task, used, {k: v.detach().cpu() for k, v in client.net.state_dict().items()}, sent)
+    if client.current_round != 9:
+        fail(task, used, "self.current_round == 9 (message['config']['current_round'])", repr(client.current_round))
+
+
 def _check_loaded(task, used, state, sent):
     if list(state) != list(sent):
         fail(task, used, "the net's state_dict keys unchanged", list(state)[:3])
     for key, value in sent.items():
         if not torch.equal(state[key].to(value.dtype), value):
             diff = (state[key].double() - value.double()).abs().max().item()
-            fail(task, used, "after handle_message, self.net holds the weights the server sent",
+            fail(task, used, "after handle_message, self.net holds every entry the server sent (buffers too)",
                  f"'{key}' differs from them (largest difference {diff:.3g})",
-                 "zip self.net.state_dict() keys with message['weights'] (same order), make tensors, "
-                 "and load them with self.net.load_state_dict(...)")
+                 "zip self.net.state_dict() keys (parameters and buffers) with message['weights'] (same order), "
+                 "make tensors, and load them with self.net.load_state_dict(...), strict as it is by default")
