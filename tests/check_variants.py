@@ -34,6 +34,14 @@ def assert_teaches(check, fn, capsys):
     assert ("expected:" in message and "got:" in message) or " raised " in message, message
 
 
+def assert_says(check, fn, phrase, capsys):
+    """A wrong answer's message contains ``phrase``, the words that name its mistake (None: nothing asked)."""
+    _, message = run_check(check, fn, capsys)
+    assert message is not None, "the check passed a wrong answer"
+    if phrase is not None:
+        assert phrase in message, message
+
+
 def cases(variants, which):
     """``(check, fn)`` pairs of ``variants`` (0: the correct answers, 1: the wrong ones), each with a readable id."""
     return [pytest.param(check, fn, id=f"{check.__name__}-{getattr(fn, '__name__', 'lambda')}")
