@@ -40,6 +40,14 @@ def name(fn):
     return getattr(fn, "__name__", "lambda")
 
 
+def assert_says(check, fn, phrase, capsys):
+    """A wrong answer's message contains ``phrase``, the words that name its mistake (None: nothing asked)."""
+    _, message = run_check(check, fn, capsys)
+    assert message is not None, "the check passed a wrong answer"
+    if phrase is not None:
+        assert phrase in message, message
+
+
 def cases(variants, which):
     """Cases of ``variants``: 0 gives ``(check, fn)`` of the correct answers, 1 ``(check, fn, phrase)`` of the wrong."""
     if which == 0:

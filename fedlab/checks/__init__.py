@@ -6,4 +6,6 @@ the input, the expected and the actual result. The hidden grading tests live in 
 """
 from .fedavg import *  # noqa: F401,F403
 from .live import *  # noqa: F401,F403
+from .malicious import *  # noqa: F401,F403
 from .noniid import *  # noqa: F401,F403
+from .quantization import *  # noqa: F401,F403
