@@ -78,3 +78,11 @@ def test_the_hand_in_cell_packs_nothing_in_quick_mode(notebook, quick_on, capsys
     assert fedlab.hand_in(notebook.name) is None
     assert "nothing is packed" in capsys.readouterr().out
     assert not list(notebook.parent.glob("*.zip"))
+
+
+def test_pack_validates_first_and_packs_anyway_when_problems_remain(notebook, quick_off, monkeypatch, capsys):
+    validated = []
+    monkeypatch.setattr("fedlab.validate.main", lambda path: validated.append(path) or 1)  # 1: problems found
+    archive = pack(notebook, student="jdoe42")
+    assert validated == [str(notebook)] and archive.is_file()
+    assert "packing anyway" in capsys.readouterr().out
