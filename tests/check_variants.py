@@ -33,19 +33,12 @@ def assert_teaches(check, fn, phrase, capsys):
     assert "input used:" in message, message
     # a wrong result is shown beside the expected one; an exception is named with the input that raised it
     assert ("expected:" in message and "got:" in message) or " raised " in message, message
-    assert phrase in message, f"the message should say {phrase!r}:\n{message}"
+    if phrase is not None:  # None: rows of 03/04 whose message has no single phrase to ask for yet
+        assert phrase in message, f"the message should say {phrase!r}:\n{message}"
 
 
 def name(fn):
     return getattr(fn, "__name__", "lambda")
-
-
-def assert_says(check, fn, phrase, capsys):
-    """A wrong answer's message contains ``phrase``, the words that name its mistake (None: nothing asked)."""
-    _, message = run_check(check, fn, capsys)
-    assert message is not None, "the check passed a wrong answer"
-    if phrase is not None:
-        assert phrase in message, message
 
 
 def cases(variants, which):
