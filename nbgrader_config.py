@@ -85,3 +85,7 @@ c.GenerateAssignment.preprocessors = [
 # downloaded/ASSIGNMENT/archive/): every file in them is named <student id>+<file name>.
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9][A-Za-z0-9_.-]*)\+(?P<file_id>[^/+]+)$"
 c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".json"]
+
+# What a run of a solution notebook leaves beside it is not part of an assignment: the models a live run saves
+# (05's fedlab_live/) never go into a release or get copied into a submission.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "fedlab_live"]
