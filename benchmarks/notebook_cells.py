@@ -5,7 +5,7 @@ under 10 s a cell and 60 s a notebook on an idle 2-core machine. This executes e
 the autograder does (quick mode, a fresh kernel in a copy of the notebook's folder) and prints
 each code cell's wall time, with the machine's load average so a busy machine is visible.
 
-    .venv/bin/python benchmarks/notebook_cells.py [NOTEBOOK ...]   (default: the three solutions)
+    .venv/bin/python benchmarks/notebook_cells.py [NOTEBOOK ...]   (default: every solution)
 """
 import argparse
 import os
@@ -20,8 +20,7 @@ from nbclient import NotebookClient
 from fedlab.validate import CELL_BUDGET_S
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = [ROOT / "solutions" / "01_fedavg" / "fedavg.ipynb", ROOT / "solutions" / "02_noniid" / "noniid.ipynb",
-           ROOT / "solutions" / "05_live" / "live.ipynb"]
+DEFAULT = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 NOTEBOOK_BUDGET_S = 60
 
 

@@ -115,7 +115,8 @@ def _draw_batches(devices, epochs, target):
         for e in range(epochs):
             order = idxs[torch.randperm(len(idxs))]
             for b in range(quick.limit((len(idxs) + bs - 1) // bs)):
-                batch = device["trainset"].batch(order[b * bs:(b + 1) * bs], target, augment_images=True)
+                part = order[b * bs:(b + 1) * bs][:quick.train_images(bs)]
+                batch = device["trainset"].batch(part, target, augment_images=True)
                 if k == 0:
                     stacked[e].append(tuple(t.new_empty((len(devices),) + t.shape) for t in batch))
                 for whole, part in zip(stacked[e][b], batch):

@@ -28,7 +28,9 @@ def indices(value, size, where, purpose):
         raise ValueError(f"{where}: need a list of int indices into the data set, got {_shown(value)}"
                          + (f"; for one image write [{value}]" if isinstance(value, numbers.Integral) else ""))
     else:
-        idxs = torch.tensor([_index(x, i, where) for i, x in enumerate(value)], dtype=torch.int64)
+        idxs = _int_list(value)
+        if idxs is None:  # not plainly ints: look at each element, for a message that names the first bad one
+            idxs = torch.tensor([_index(x, i, where) for i, x in enumerate(value)], dtype=torch.int64)
     if idxs.dtype == torch.bool:
         raise ValueError(f"{where}: got a boolean mask ({len(idxs.flatten())} True/False values), not indices; "
                          f"pass the positions it selects, e.g. torch.nonzero(mask).flatten()")
@@ -54,6 +56,17 @@ def indices(value, size, where, purpose):
                          f"({len(idxs) - len(values)} repeats in all); list each image once (draw without "
                          f"replacement, e.g. replace=False)")
     return idxs
+
+
+def _int_list(value):
+    """A flat sequence of ints as an int64 tensor in one numpy pass (60 devices x 5,000 indices in 02), else None."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.ndim != 1 or array.dtype.kind not in "iu" or len(array) != len(value):
+        return None
+    return torch.from_numpy(array.astype(np.int64, copy=False))
 
 
 def _index(x, position, where):

@@ -15,7 +15,7 @@ EVAL_BATCH = 256
 def train(epoch, device):
     """One local epoch over the device's data in shuffled batches; returns (mean loss, accuracy %).
 
-    Appends both to the device's train trackers. Stops after two batches in quick mode. The
+    Appends both to the device's train trackers. Stops after two batches (of 32 images) in quick mode. The
     readable reference that ``train_round`` must equal; it syncs with the host once per epoch
     and, on CUDA, runs in the precision of ``fedlab.set_precision``.
     """
@@ -26,11 +26,11 @@ def train(epoch, device):
     target = next(net.parameters()).device
     idxs, bs = device["data_idxs"], device["batch_size"]
     order = idxs[torch.randperm(len(idxs))]
-    batches = quick.limit((len(order) + bs - 1) // bs)
+    batches, used = quick.limit((len(order) + bs - 1) // bs), quick.train_images(bs)
     net.train()
     losses, corrects, sizes = [], [], []
     for b in range(batches):
-        x, y = device["trainset"].batch(order[b * bs:(b + 1) * bs], target, augment_images=True)
+        x, y = device["trainset"].batch(order[b * bs:(b + 1) * bs][:used], target, augment_images=True)
         opt.zero_grad(set_to_none=True)
         with runtime.autocast(target):
             out = net(on_compute_layout(x))

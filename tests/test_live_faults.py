@@ -52,14 +52,14 @@ class BoostingClient(ScriptClient):
 
 
 class InflatingClient(ScriptClient):
-    """Sends zeros, claims 10**9 training examples and 100 % accuracy of the model it received."""
+    """Trains honestly, then claims 10**9 training examples and 100 % accuracy of the model it received."""
 
     def validate(self):
         return 100.0
 
     def train_round(self, message):
         arrays, _, metrics = super().train_round(message)
-        return [np.zeros_like(a) for a in arrays], CLAIMED_EXAMPLES, metrics
+        return arrays, CLAIMED_EXAMPLES, metrics
 
 
 HOSTILE = dict(CLIENTS, nan=NaNClient, inf=InfClient, boost=BoostingClient, inflate=InflatingClient,
@@ -132,10 +132,12 @@ def test_claimed_examples_and_accuracy_are_not_trusted_and_one_seed_twice_is_fla
     claimed = float(first.split("clients claimed ")[1].split(" %")[0])
     measured = float(first.split("server's own accuracy ")[1].split(" %")[0])
     assert claimed > 33 and measured < 60, first  # the inflating client's 100 % is shown, not used
-    good = [load(history(tmp_path, seed)[0]["model"]) for seed in (71, 73)]
+    sent = [load(history(tmp_path, seed, kind)[0]["model"]) for seed, kind in ((71, "good"), (72, "inflate"),
+                                                                               (73, "good"))]
     saved = load(tmp_path / "server" / "round_001.pt")
-    for key in float_keys(saved):  # equal weights: the 10**9 examples claimed by the zeros count for nothing extra
-        assert torch.allclose(saved[key], (good[0][key] + good[1][key]) / 3, rtol=1e-5, atol=1e-7), key
+    for key in float_keys(saved):  # equal weights: the 10**9 examples claimed count for nothing extra
+        assert torch.allclose(saved[key], sum(s[key] for s in sent) / 3, rtol=1e-5, atol=1e-6), key
+    assert not torch.allclose(sent[1][key], saved[key], rtol=1e-5, atol=1e-6)  # so trusting the claim would show
     assert json.loads((tmp_path / "server" / "run.json").read_text())["rounds"][0]["claimed_accuracy"] == pytest.approx(
         claimed, abs=0.005)
 

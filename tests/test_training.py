@@ -131,12 +131,14 @@ def test_train_with_one_sync_per_epoch_equals_the_loop_that_reads_every_batch(ci
         assert torch.equal(buffers[0]["momentum_buffer"], buffers[1]["momentum_buffer"])
 
 
-def test_quick_mode_trains_two_batches_with_the_real_indices(cifar10, quick_on):
+def test_quick_mode_trains_two_batches_of_32_images_with_the_real_indices(cifar10, quick_on):
     trainset = RecordingSet(cifar10[0])
-    device = fedlab.create_device(TinyNet(), 0, trainset, range(1000), batch_size=32)
+    device = fedlab.create_device(TinyNet(), 0, trainset, range(1000), batch_size=100)
     calls = _record_modes(device["net"])
     fedlab.train(0, device)
     assert len(calls) == 2 and [len(b) for b, _ in trainset.asked] == [32, 32]
+    assert all(set(b) <= set(range(1000)) for b, _ in trainset.asked)
+    assert not set(trainset.asked[0][0]) & set(trainset.asked[1][0])  # two different batches
     assert device["data_idxs"].tolist() == list(range(1000))
     assert len(trainset) == 50_000
 

@@ -154,15 +154,16 @@ def check_client(client_class, rounds=1, seed=7):
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):  # one PASSED line only
         server = ServerProcess(rounds=rounds, min_clients=1, save=Path(tmp) / "server", seed=seed,
                                target_accuracy=1.0, echo=False).start()
-        try:
-            _, cifar100_test = load_cifar100()  # while the server starts
+        try:  # while the server starts (a new Python, 3-4 s): the data and a message outside any server
+            _, cifar100_test = load_cifar100()
+            some = _images(cifar100_test, slice(0, 64), cifar100_test.labels[:64])
+            _check_one_message(task, client_class, some, some, resnet20, seed, Path(tmp) / "clients")
         except BaseException:
             server.stop()
             raise
         with server:
             first = torch.load(server.save / "round_000.pt", weights_only=True)
             trainset, testset = _probe_sets(cifar100_test, resnet20, first)
-            _check_one_message(task, client_class, trainset, testset, resnet20, seed, Path(tmp) / "clients")
             client = Probe(trainset, testset, lambda current_round, lr: lr, seed + 1, local_epochs=0,
                            save_dir=Path(tmp) / "clients")
             for _ in range(rounds):
@@ -189,18 +190,22 @@ def check_client(client_class, rounds=1, seed=7):
 
 def _probe_sets(testset, resnet20, first):
     """A train set the first global model gets all wrong, a 64-image test set it gets exactly half right."""
-    from ..data import ImageSet
     net = resnet20(100)
     net.load_state_dict(first)
     net.eval()
     x, _ = testset.batch(torch.arange(128), "cpu")
     with torch.no_grad():
         predicted = net(x).argmax(1)
-    make = lambda sl, labels: ImageSet(testset.data[sl], labels, name="check", source=testset.source,  # noqa: E731
-                                       mean=testset.mean, std=testset.std, pad_mode=testset.pad_mode)
     wrong = (predicted + 1) % 100
     test_labels = torch.where(torch.arange(64) % 2 == 0, predicted[:64], wrong[:64])  # right on every other image
-    return make(slice(64, 128), wrong[64:]), make(slice(0, 64), test_labels)
+    return _images(testset, slice(64, 128), wrong[64:]), _images(testset, slice(0, 64), test_labels)
+
+
+def _images(testset, part, labels):
+    """The images ``part`` of ``testset`` with the given labels, normalized and padded as the set is."""
+    from ..data import ImageSet
+    return ImageSet(testset.data[part], labels, name="check", source=testset.source, mean=testset.mean,
+                    std=testset.std, pad_mode=testset.pad_mode)
 
 
 def _check_one_message(task, client_class, trainset, testset, resnet20, seed, save_dir):

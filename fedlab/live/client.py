@@ -94,13 +94,14 @@ class Client:
             raise RuntimeError(f"after handle_message, self.current_round is {self.current_round!r}; store the round "
                                f"the server sent (message['config']['current_round'], here "
                                f"{message['config'].get('current_round')!r}) as an int")
-        accuracy = float(self.validate())
-        lr = inputs.learning_rate(self.learning_rate_for_round(self.current_round, self.initial_learning_rate),
-                                  f"learning_rate_for_round({self.current_round}, {self.initial_learning_rate})")
-        self._device["optimizer"] = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=MOMENTUM,
-                                                    weight_decay=WEIGHT_DECAY)
-        epochs = quick.limit(self.local_epochs)
-        losses = [train(epoch, self._device)[0] for epoch in range(epochs)]
+        with quick.inside():  # a round is a quick loop: one epoch of one batch, one test batch
+            accuracy = float(self.validate())
+            lr = inputs.learning_rate(self.learning_rate_for_round(self.current_round, self.initial_learning_rate),
+                                      f"learning_rate_for_round({self.current_round}, {self.initial_learning_rate})")
+            self._device["optimizer"] = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=MOMENTUM,
+                                                        weight_decay=WEIGHT_DECAY)
+            epochs = quick.limit(self.local_epochs, loop=True)
+            losses = [train(epoch, self._device)[0] for epoch in range(epochs)]
         path = self._save()
         used_lr = self._device["optimizer"].param_groups[0]["lr"]
         record = {"round": self.current_round, "accuracy": accuracy, "learning_rate": used_lr, "epochs": epochs,

@@ -151,15 +151,20 @@ def local_federation(make_client, seed, rounds=50, target_accuracy=0.6, other_se
         raise TypeError("local_federation(make_client, ...): pass a function seed -> your client, "
                         "e.g. lambda seed: MyClient(...)")
     address = os.environ.get("FEDLAB_SERVER", "").strip()
-    client = make_client(seed)
     if address:
+        client = make_client(seed)
         print(f"FEDLAB_SERVER is set: {client.name} joins the server at {address} for one round", flush=True)
         join(client, address, timeout=CONNECT_TIMEOUT)
         return client.history
-    other = make_client(seed + 1 if other_seed is None else other_seed)
-    rounds = quick.limit(rounds)
-    with ServerProcess(rounds=rounds, min_clients=2, target_accuracy=target_accuracy,
-                       save=new_run_folder(Path(save_dir)), fresh=True) as server:
+    server = ServerProcess(rounds=quick.limit(rounds), min_clients=2, target_accuracy=target_accuracy,
+                           save=new_run_folder(Path(save_dir)), fresh=True).start()
+    try:  # the clients are made while the server starts (a new Python, 3-4 s)
+        client = make_client(seed)
+        other = make_client(seed + 1 if other_seed is None else other_seed)
+    except BaseException:
+        server.stop()
+        raise
+    with server:
         print(f"a server runs at {server.address} (process {server.pid}, run folder {server.save}); {client.name} "
               f"and {other.name} take part in every round", flush=True)
         failed = []
