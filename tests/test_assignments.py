@@ -1,12 +1,12 @@
 """The assignments through ``python -m fedlab validate`` (nbgrader's validator), and their released versions.
 
-Validating a solution notebook of 01 and 02 must pass every autograded test; validating the
+Validating a solution notebook of 01-04 must pass every autograded test; validating the
 untouched student notebook must fail every one of them (each stub raises) while the rest of the
 notebook still runs to its last cell, and the command must name them. The released notebooks must
 hold stubs and none of the solution or hidden-test text, and their section headings must add up to
-the total. Notebooks run in quick mode on a copy in a temporary folder. Each graded test cell of 01,
-02 and 05, run on its own, passes the right answers of tests/test_checks_*.py and fails their wrong
-ones with a message that names the input (no bare assert), also when every fedlab check has been
+the total. Notebooks run in quick mode on a copy in a temporary folder. Each graded test cell,
+run on its own, passes the right answers of tests/test_checks_*.py and fails their wrong ones
+with a message that names the input (no bare assert), also when every fedlab check has been
 rebound to pass.
 """
 import os
@@ -21,8 +21,11 @@ import pytest
 from fedlab import validate as fedlab_validate
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = {"01_fedavg": ("fedavg.ipynb", 25), "02_noniid": ("noniid.ipynb", 30), "05_live": ("live.ipynb", 20)}
-VALIDATED = ["01_fedavg", "02_noniid"]  # 05 starts a live federation: tests/test_live.py and the demo class run it
+ASSIGNMENTS = {"01_fedavg": ("fedavg.ipynb", 25), "02_noniid": ("noniid.ipynb", 30),
+               "03_quantization": ("quantization.ipynb", 25), "04_malicious": ("malicious.ipynb", 20),
+               "05_live": ("live.ipynb", 20)}
+# 05 starts a live federation: tests/test_live.py and the demo class run it
+VALIDATED = ["01_fedavg", "02_noniid", "03_quantization", "04_malicious"]
 STUB_ERRORS = {"NotImplementedError", "NameError"}  # a stub raises; code after it misses its results
 
 
@@ -116,6 +119,16 @@ def test_the_release_holds_stubs_and_no_solution_or_hidden_test(assignment):
     title = [int(n) for n in re.findall(r"^# .*\((\d+) points\)", text, flags=re.M)]
     sections = [int(n) for n in re.findall(r"^## .*\((\d+) points?\)", text, flags=re.M)]
     assert title == [ASSIGNMENTS[assignment][1]] and sum(sections) == title[0], (title, sections)
+    # each section's "(N points)" is what its graded cells give
+    given, section = {}, None
+    for cell in source.cells:
+        heading = re.match(r"## (\S+) .*\((\d+) points?\)", cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            section = heading.group(1)
+            given[section] = [int(heading.group(2)), 0]
+        elif nbgrader_meta(cell).get("grade") and section:
+            given[section][1] += nbgrader_meta(cell)["points"]
+    assert all(said == got for said, got in given.values()), given
 
     text = "\n".join(cell.source for cell in release.cells)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
@@ -142,7 +155,8 @@ def test_hidden_tests_use_their_own_comparisons(assignment):
               for cell in source.cells if is_autograded_test(cell)]
     assert hidden and all(hidden)
     for block in hidden:
-        for helper in ("fedlab.checks", "np.testing", "numpy.testing", "torch.testing", "assert_close"):
+        for helper in ("fedlab.checks", "np.testing", "numpy.testing", "torch.testing", "assert_close",
+                       "torch.allclose", "torch.isclose"):
             assert not any(helper in line for line in block), helper
 
 
@@ -179,7 +193,9 @@ def variants():
     """(assignment, test cell, function name, answer, phrase or None) for the checks' variants: None when right."""
     import test_checks_fedavg as fedavg
     import test_checks_live as live
+    import test_checks_malicious as malicious
     import test_checks_noniid as noniid
+    import test_checks_quantization as quantization
     table = [("01_fedavg", "test_iid_sampler", "iid_sampler", fedavg.IID_CORRECT, fedavg.IID_WRONG),
              ("01_fedavg", "test_average_weights", "average_weights", fedavg.AVG_CORRECT, fedavg.AVG_WRONG),
              ("01_fedavg", "test_get_devices_for_round", "get_devices_for_round",
@@ -191,6 +207,12 @@ def variants():
              ("02_noniid", "test_cifar_noniid_group_test", "cifar_noniid_group_test",
               noniid.SPLIT_CORRECT, noniid.SPLIT_WRONG),
              ("02_noniid", "test_test_group", "test_group", noniid.GROUP_TEST_CORRECT, noniid.GROUP_TEST_WRONG),
+             ("03_quantization", "test_quantizer", "quantizer", quantization.Q_CORRECT, quantization.Q_WRONG),
+             ("03_quantization", "test_dorefa_g", "dorefa_g", quantization.D_CORRECT, quantization.D_WRONG),
+             ("04_malicious", "test_generate_fake_weights", "generate_fake_weights",
+              malicious.FAKE_CORRECT, malicious.FAKE_WRONG),
+             ("04_malicious", "test_secure_average_weights", "secure_average_weights",
+              malicious.SECURE_CORRECT, malicious.SECURE_WRONG),
              ("05_live", "test_parallel_seeded_choice", "parallel_seeded_choice",
               live.SEEDED_CORRECT, live.SEEDED_WRONG),
              ("05_live", "test_partition_dataset", "partition_dataset", live.PARTITION_CORRECT, live.PARTITION_WRONG),

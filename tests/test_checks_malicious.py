@@ -140,9 +140,12 @@ def fake_mean_half(device):
 
 
 FAKE_CORRECT = [fake_normal_in_place, fake_load_new_state, fake_numpy, fake_parameters_then_buffers]
-FAKE_WRONG = [fake_std_as_variance, fake_variance_as_std, fake_uniform, fake_integers_overwritten, fake_integers_zeroed,
-              fake_parameters_only, fake_never_loaded, fake_on_a_copy, fake_new_net, fake_returns_none,
-              fake_unseeded_generator, fake_mean_half]
+FAKE_WRONG = [(fake_std_as_variance, "not the variance"), (fake_variance_as_std, "not the variance"),
+              (fake_uniform, "N(0, 0.5)"), (fake_integers_overwritten, "integer entry"),
+              (fake_integers_zeroed, "integer entry"), (fake_parameters_only, "buffers"), (fake_never_loaded, "buffers"),
+              (fake_on_a_copy, "the device itself"), (fake_new_net, "same net object"),
+              (fake_returns_none, "the device itself"), (fake_unseeded_generator, "seeds"),
+              (fake_mean_half, "mean 0 and standard deviation 0.5")]
 
 
 # ---------------------------------------------------------------- secure_average_weights
@@ -282,19 +285,12 @@ def secure_median_threshold(devices, epsilon=0.1):
 
 
 SECURE_CORRECT = [secure_torch, secure_flat_vectors, secure_python_loops]
-SECURE_WRONG = [secure_epsilon_alone, secure_includes_flagged, secure_no_square_root, secure_not_divided_by_n,
-                secure_integer_entries_in_a_i, secure_default_epsilon_0_3, secure_epsilon_ignored,
-                secure_flags_only_the_worst, secure_returns_flagged_average, secure_subtracts_in_place]
-
-# what a wrong answer's message must say (the phrase that names its mistake)
-SAYS = {
-    fake_std_as_variance: "not the variance", fake_variance_as_std: "not the variance",
-    fake_integers_overwritten: "integer entry", fake_integers_zeroed: "integer entry",
-    fake_parameters_only: "buffers", fake_never_loaded: "buffers", fake_on_a_copy: "the device itself",
-    fake_new_net: "same net object", fake_unseeded_generator: "seeds",
-    secure_epsilon_alone: "a_avg + epsilon", secure_includes_flagged: "device 4 flagged",
-    secure_default_epsilon_0_3: "epsilon=0.1", secure_subtracts_in_place: "left as they were",
-}
+SECURE_WRONG = [(secure_epsilon_alone, "(nobody flagged)"), (secure_includes_flagged, "(nobody flagged)"),
+                (secure_no_square_root, "(nobody flagged)"), (secure_not_divided_by_n, "(device 4 flagged)"),
+                (secure_integer_entries_in_a_i, "(device 4 flagged)"), (secure_default_epsilon_0_3, "epsilon=0.1"),
+                (secure_epsilon_ignored, "(device 4 flagged)"), (secure_flags_only_the_worst, "(device 4 flagged)"),
+                (secure_returns_flagged_average, "the average of device 4 ("),
+                (secure_subtracts_in_place, "left as they were")]
 
 
 def test_checks_leave_the_students_random_numbers_alone(capsys):
@@ -323,8 +319,8 @@ def test_the_curriculum_numbers_hold_in_the_checks_scenario():
 # ---------------------------------------------------------------- every check on its variants
 
 VARIANTS = {
-    checks.check_generate_fake_weights: (FAKE_CORRECT, [(fn, SAYS.get(fn)) for fn in FAKE_WRONG]),
-    checks.check_secure_average_weights: (SECURE_CORRECT, [(fn, SAYS.get(fn)) for fn in SECURE_WRONG]),
+    checks.check_generate_fake_weights: (FAKE_CORRECT, FAKE_WRONG),
+    checks.check_secure_average_weights: (SECURE_CORRECT, SECURE_WRONG),
 }
 
 

@@ -8,6 +8,7 @@ and that no device changes; none of them holds an answer of the tasks.
 import contextlib
 import inspect
 import io
+import itertools
 
 import torch
 from torch import nn
@@ -165,11 +166,31 @@ def _compare(task, used, result, devices, want, counter, what):
                 fail(task, used, f"{key} as float32", f"dtype {got.dtype}")
             if got.shape != want[key].shape or not torch.allclose(got, want[key], atol=1e-5):
                 fail(task, used, what + f" (atol 1e-5); {key} = {rounded(want[key].flatten()[:3])} ...",
-                     f"{key} = {rounded(got.flatten()[:3])} ...",
-                     hint=f"flag device i when a_i > a_avg + epsilon (epsilon {EPSILON}), then average the others")
+                     f"{key} = {rounded(got.flatten()[:3])} ..., {_kept_by(result, devices)}",
+                     hint=f"a_i = sqrt(sum over the floating-point entries of ||w_i - w_avg||^2 / N), N their "
+                          f"number of elements (integer counters left out); flag device i when a_i > a_avg + "
+                          f"epsilon (epsilon {EPSILON}), then average the others")
         elif got.dtype not in (torch.float32, want[key].dtype) or float(got) != counter:
             fail(task, used, f"{key} = {counter} (float32 or {want[key].dtype})", f"{float(got):g}, dtype {got.dtype}",
                  hint="integer entries are averaged too, over the devices kept")
+
+
+def _kept_by(result, devices):
+    """Which devices the result is the plain average of, e.g. 'the average of devices 0, 1, 2 (3 and 4 flagged)'."""
+    states = [{k: v.detach().cpu() for k, v in d["net"].state_dict().items() if v.is_floating_point()}
+              for d in devices]
+    for size in range(len(devices), 0, -1):
+        for kept in itertools.combinations(range(len(devices)), size):
+            if all(torch.is_tensor(result[k]) and result[k].shape == v.shape and
+                   torch.allclose(result[k].detach().cpu().float(), sum(states[i][k] for i in kept) / size, atol=1e-5)
+                   for k, v in states[0].items()):
+                flagged = [i for i in range(len(devices)) if i not in kept]
+                return f"the average of {_devices(kept)} ({_devices(flagged) + ' flagged' if flagged else 'nobody flagged'})"
+    return "which is the average of no group of the devices"
+
+
+def _devices(ids):
+    return f"device {ids[0]}" if len(ids) == 1 else f"devices {', '.join(map(str, ids))}"
 
 
 def check_secure_average_weights(secure_average_weights):
