@@ -1,0 +1,194 @@
+"""``python -m course autograde 01_fedavg`` grades safely: an honest student and hostile submissions, one run.
+
+A real class (nbgrader release, gradebook, submissions) is graded by the instructor's command with
+the real sandbox, judge and nbgrader. The hostile submissions are those of the issue: a detached
+process that waits to write full marks into gradebook.db, in-kernel tampering (an input transformer
+that turns later cells into ``pass``, an AST transformer deleting asserts, rebound builtins and tensor
+methods, a ``fedlab/`` package handed in beside the notebook), reading the solutions, the gradebook
+and another student's notebook to copy the answers, a function that puts its caller's source in its
+error, killing its parent and every process it can reach, and edited test-cell metadata. Each gets
+its expected grade; the honest student keeps full marks; nothing reaches the gradebook, the solutions
+or the other student, no process outlives grading, and no hidden test reaches a notebook or feedback.
+"""
+import copy
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course.classroom import Classroom
+from course.submissions import answered
+from course.tasks import max_autograded
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "01_fedavg"
+MARKER = "hostile-writer-31337"  # in the argv of the detached process, to look for survivors
+
+
+def digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def hidden_lines(source_nb) -> list:
+    """The lines of the hidden tests long enough to be recognised."""
+    lines, inside = [], False
+    for cell in source_nb.cells:
+        for line in cell.source.splitlines():
+            if line.strip() == "### BEGIN HIDDEN TESTS":
+                inside = True
+            elif line.strip() == "### END HIDDEN TESTS":
+                inside = False
+            elif inside and len(line.strip()) > 20:
+                lines.append(line.strip())
+    return lines
+
+
+def first_solution(nb):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code")
+
+
+def tampering(root: Path, escaped: Path) -> str:
+    """Findings 1-3 of the issue, prepended to the stub of iid_sampler."""
+    writer = (f"import sqlite3, time  # {MARKER}\n"
+              "for _ in range(240):\n"
+              "    time.sleep(0.5)\n"
+              "    try:\n"
+              f"        db = sqlite3.connect('file:{root / 'gradebook.db'}?mode=rw', uri=True)\n"
+              "        db.execute('UPDATE grade SET manual_score = 100'); db.commit(); db.close()\n"
+              f"        open({str(escaped)!r}, 'w').write('wrote the gradebook')\n"
+              "    except Exception:\n"
+              "        pass\n")
+    stolen = [ROOT / "solutions" / ASSIGNMENT / "fedavg.ipynb", root / "gradebook.db",
+              root / "submitted" / "honest" / ASSIGNMENT / "fedavg.ipynb", ROOT / "nbgrader_config.py"]
+    return f'''import ast, builtins, inspect, json, os, subprocess, sys
+subprocess.Popen([sys.executable, "-c", {writer!r}], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _path in {[str(p) for p in stolen]!r}:
+    try:
+        _text = open(_path, errors="replace").read()
+    except OSError:
+        continue
+    open({str(escaped)!r}, "a").write("read " + _path + "\\n")
+    if _path.endswith(".ipynb"):
+        for _cell in json.loads(_text)["cells"]:
+            _src = "".join(_cell["source"])
+            if _cell["cell_type"] == "code" and _src.startswith("def "):
+                exec(_src.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), globals())
+import torch
+torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+builtins.isinstance = lambda *args: True
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+try:
+    get_ipython().ast_transformers.append(_NoAsserts())
+    get_ipython().input_transformers_post.append(lambda lines: ["pass\\n"])
+except NameError:
+    pass
+if "iid_sampler" not in globals():
+    def iid_sampler(dataset, num_devices, data_pct):
+        try:
+            caller = inspect.getsource(sys._getframe(1))
+        except Exception:
+            caller = "?"
+        raise NotImplementedError(caller)
+'''
+
+
+KILLER = '''import os, signal
+for _kill in (lambda: os.kill(os.getppid(), signal.SIGKILL), lambda: os.killpg(os.getpgid(0), signal.SIGKILL),
+              lambda: os.kill(-1, signal.SIGKILL)):
+    try:
+        _kill()
+    except OSError:
+        pass
+os._exit(0)
+'''
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("safe")
+    klass = Classroom.create(tmp / "class")
+    klass.release(ASSIGNMENT)
+    release = klass.released(ASSIGNMENT)["fedavg"]
+    source = klass.source(ASSIGNMENT)["fedavg"]
+    escaped = tmp / "escaped.txt"
+
+    honest = answered(release, source)
+    tamper = copy.deepcopy(release)
+    first_solution(tamper).source = tampering(klass.root, escaped) + first_solution(tamper).source
+    killer = copy.deepcopy(release)
+    first_solution(killer).source = KILLER + first_solution(killer).source
+    metadata = answered(release, source)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in metadata.cells
+             if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")}
+    tests["test_iid_sampler"].metadata["nbgrader"]["grade_id"] = "mine"
+    tests["test_average_weights"].metadata["nbgrader"]["grade"] = False
+    tests["test_get_devices_for_round"].metadata["nbgrader"]["solution"] = True
+    tests["test_get_devices_for_round"].source = "pass"
+
+    for student, nb in [("honest", honest), ("a_killer", killer), ("b_tamper", tamper), ("c_metadata", metadata)]:
+        klass.submit(student, ASSIGNMENT, {"fedavg.ipynb": nb})
+    planted = klass.root / "submitted" / "b_tamper" / ASSIGNMENT / "fedlab"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("def __getattr__(name):\n    return lambda *args, **kwargs: None\n")
+
+    before = {"solutions": digest(ROOT / "solutions" / ASSIGNMENT),
+              "honest": digest(klass.root / "submitted" / "honest")}
+    proc = subprocess.run([sys.executable, "-m", "course", "autograde", ASSIGNMENT, "--class-dir", str(klass.root)],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, FEDLAB_QUICK="1"))
+    klass.feedback(ASSIGNMENT)
+    return klass, proc, before, escaped, max_autograded(source), source
+
+
+def test_every_submission_gets_its_expected_grade(graded):
+    klass, proc, _, _, full, _ = graded
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scores = {g.student: g.score for g in klass.grades()}
+    assert scores == {"honest": full, "c_metadata": full, "a_killer": 0.0, "b_tamper": 0.0}, proc.stdout
+    assert set(klass.cell_scores("c_metadata", ASSIGNMENT)) >= {"test_iid_sampler", "test_average_weights",
+                                                                "test_get_devices_for_round"}
+
+
+def test_nothing_a_submission_does_reaches_the_gradebook_the_solutions_or_another_student(graded):
+    klass, proc, before, escaped, _, _ = graded
+    assert not escaped.exists(), escaped.read_text()
+    survivors = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout
+    assert survivors == "", f"a submission's process outlived grading: {survivors}"
+    with sqlite3.connect(klass.db) as db:
+        assert db.execute("SELECT count(*) FROM grade WHERE manual_score IS NOT NULL").fetchone() == (0,)
+    assert digest(ROOT / "solutions" / ASSIGNMENT) == before["solutions"]
+    assert digest(klass.root / "submitted" / "honest") == before["honest"]
+
+
+def test_no_hidden_test_reaches_a_graded_notebook_or_feedback(graded):
+    klass, _, _, _, _, source = graded
+    hidden = hidden_lines(source)
+    assert hidden
+    for student in ("honest", "a_killer", "b_tamper", "c_metadata"):
+        texts = [(klass.root / "autograded" / student / ASSIGNMENT / "fedavg.ipynb").read_text()]
+        texts += [p.read_text() for p in (klass.root / "feedback" / student / ASSIGNMENT).glob("*.html")]
+        assert len(texts) == 2, student
+        for text in texts:
+            assert not [line for line in hidden if line in text or json.dumps(line)[1:-1] in text], student
+
+
+def test_test_cells_carry_the_judges_verdict(graded):
+    """Passed cells show no error; a failed cell shows why, also when the submission's code crashed the responder."""
+    klass = graded[0]
+    for student, failed in (("honest", False), ("b_tamper", True)):
+        nb = nbformat.read(klass.root / "autograded" / student / ASSIGNMENT / "fedavg.ipynb", as_version=4)
+        tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")]
+        assert len(tests) == 3
+        for cell in tests:
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert bool(errors) == failed, (student, cell.outputs)
+            assert not errors or "did not answer the hidden tests" in errors[0].evalue, errors
