@@ -156,13 +156,14 @@ def _unshare(command, scratch, limits, env, ro, root):
     for path in SYSTEM + ro:
         if os.path.islink(path):
             lines.append(f'mkdir -p "$R"{q(str(Path(path).parent))}; ln -s {q(os.readlink(path))} "$R"{q(path)}')
-        elif os.path.isdir(path):
-            lines.append(f'mkdir -p "$R"{q(path)}; mount --bind {q(path)} "$R"{q(path)}; '
-                         f'mount -o remount,bind,ro "$R"{q(path)}')
+        elif os.path.exists(path):
+            make = f'mkdir -p "$R"{q(path)}' if os.path.isdir(path) else \
+                f'mkdir -p "$R"{q(str(Path(path).parent))}; touch "$R"{q(path)}'
+            lines.append(f'{make}; mount --bind {q(path)} "$R"{q(path)}; mount -o remount,bind,ro "$R"{q(path)}')
     lines.append(f'mkdir -p "$R{CACHE}"; mount -t tmpfs -o size=16m cache "$R{CACHE}"')
     for src, dst in _cache_files():
-        lines.append(f'mkdir -p "$R"{q(str(Path(dst).parent))}; touch "$R"{q(dst)}; mount --bind {q(src)} "$R"{q(dst)}; '
-                     f'mount -o remount,bind,ro "$R"{q(dst)}')
+        lines.append(f'mkdir -p "$R"{q(str(Path(dst).parent))}; touch "$R"{q(dst)}; '
+                     f'mount --bind {q(src)} "$R"{q(dst)}; mount -o remount,bind,ro "$R"{q(dst)}')
     lines += ['mkdir -p "$R/proc" "$R/dev" "$R/tmp" "$R"' + INSIDE,
               'mount -t proc proc "$R/proc"',
               'for d in null zero random urandom full; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done',

@@ -5,7 +5,7 @@ release with the variants in its solution cells); the judge asks the responder i
 about all of them in one run. Every correct
 variant must pass; every wrong one must fail with a message that teaches (input used, expected,
 got, or the exception raised) and holds the variant's phrase. The untouched release fails every
-cell, and an answer that is no plain data fails its cell without stopping the judge.
+cell on every sandbox backend, and an answer that is no plain data fails its cell without stopping the judge.
 """
 import inspect
 from pathlib import Path
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import test_checks_fedavg as variants
-from course import judges
+from course import judges, sandbox
 from course.judges import fedavg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +63,11 @@ def test_wrong_answers_fail_and_teach(cell, fn, phrase, verdicts):
     assert phrase in message, f"the message should say {phrase!r}:\n{message}"
 
 
-def test_the_untouched_release_fails_every_cell():
-    found = judges.ask(RELEASE, {cell: plan() for cell, plan in fedavg.PLANS.items()})
+@pytest.mark.parametrize("backend", ["unshare", "bwrap"])
+def test_the_untouched_release_fails_every_cell(backend):
+    if backend not in sandbox.available():
+        pytest.skip(f"{backend} is not installed or does not work here")
+    found = judges.ask(RELEASE, {cell: plan() for cell, plan in fedavg.PLANS.items()}, backend=backend)
     assert set(found) == set(fedavg.PLANS)
     for cell, verdict in found.items():
         assert not verdict.passed and "raised NotImplementedError" in verdict.message, (cell, verdict)

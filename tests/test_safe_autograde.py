@@ -55,7 +55,7 @@ def first_solution(nb):
 
 
 def tampering(root: Path, escaped: Path) -> str:
-    """Findings 1-3 of the issue, prepended to the stub of iid_sampler."""
+    """Findings 1-3 of the issue, after the stub of iid_sampler."""
     writer = (f"import sqlite3, time  # {MARKER}\n"
               "for _ in range(240):\n"
               "    time.sleep(0.5)\n"
@@ -70,6 +70,7 @@ def tampering(root: Path, escaped: Path) -> str:
     return f'''import ast, builtins, inspect, json, os, subprocess, sys
 subprocess.Popen([sys.executable, "-c", {writer!r}], start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_stolen = False
 for _path in {[str(p) for p in stolen]!r}:
     try:
         _text = open(_path, errors="replace").read()
@@ -81,18 +82,21 @@ for _path in {[str(p) for p in stolen]!r}:
             _src = "".join(_cell["source"])
             if _cell["cell_type"] == "code" and _src.startswith("def "):
                 exec(_src.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), globals())
-import torch
-torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
-builtins.isinstance = lambda *args: True
+                _stolen = True
 class _NoAsserts(ast.NodeTransformer):
     def visit_Assert(self, node):
         return ast.Pass()
-try:
-    get_ipython().ast_transformers.append(_NoAsserts())
-    get_ipython().input_transformers_post.append(lambda lines: ["pass\\n"])
+try:  # in the notebook's kernel, where nbgrader would run the hidden tests
+    _shell = get_ipython()
 except NameError:
-    pass
-if "iid_sampler" not in globals():
+    _shell = None
+if _shell is not None:
+    import torch
+    torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+    builtins.isinstance = lambda *args: True
+    _shell.ast_transformers.append(_NoAsserts())
+    _shell.input_transformers_post.append(lambda lines: ["pass\\n"])
+if not _stolen:
     def iid_sampler(dataset, num_devices, data_pct):
         try:
             caller = inspect.getsource(sys._getframe(1))
@@ -124,7 +128,7 @@ def graded(tmp_path_factory):
 
     honest = answered(release, source)
     tamper = copy.deepcopy(release)
-    first_solution(tamper).source = tampering(klass.root, escaped) + first_solution(tamper).source
+    first_solution(tamper).source += "\n" + tampering(klass.root, escaped)
     killer = copy.deepcopy(release)
     first_solution(killer).source = KILLER + first_solution(killer).source
     metadata = answered(release, source)
@@ -182,13 +186,18 @@ def test_no_hidden_test_reaches_a_graded_notebook_or_feedback(graded):
 
 
 def test_test_cells_carry_the_judges_verdict(graded):
-    """Passed cells show no error; a failed cell shows why, also when the submission's code crashed the responder."""
+    """Passed cells show no error; a failed cell shows the judge's reason, and the caller's source a function
+    sends back is the responder's, never a hidden test."""
     klass = graded[0]
-    for student, failed in (("honest", False), ("b_tamper", True)):
+    for student, reason in (("honest", None), ("b_tamper", "raised NotImplementedError"),
+                            ("a_killer", "did not answer the hidden tests")):
         nb = nbformat.read(klass.root / "autograded" / student / ASSIGNMENT / "fedavg.ipynb", as_version=4)
         tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")]
         assert len(tests) == 3
         for cell in tests:
             errors = [o for o in cell.outputs if o.output_type == "error"]
-            assert bool(errors) == failed, (student, cell.outputs)
-            assert not errors or "did not answer the hidden tests" in errors[0].evalue, errors
+            assert bool(errors) == bool(reason), (student, cell.outputs)
+            assert not errors or reason in errors[0].evalue, errors
+    nb = nbformat.read(klass.root / "autograded" / "b_tamper" / ASSIGNMENT / "fedavg.ipynb", as_version=4)
+    iid = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_iid_sampler")
+    assert "def answer(self, call)" in iid.outputs[-1].evalue  # the caller: the responder, asking

@@ -146,8 +146,8 @@ def answers(raw, arrays) -> list:
             _need(isinstance(one, dict) and isinstance(one.get("after", []), list), "an answer of the wrong form")
             if "error" in one:
                 err = one["error"]
-                _need(isinstance(err, dict) and isinstance(err.get("type"), str) and isinstance(err.get("message"), str),
-                      "an exception of the wrong form")
+                _need(isinstance(err, dict) and isinstance(err.get("type"), str)
+                      and isinstance(err.get("message"), str), "an exception of the wrong form")
                 found.append(Answer(error=(err["type"][:80], err["message"][:500]), after=one.get("after", []),
                                     arrays=arrays))
             else:

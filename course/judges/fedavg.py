@@ -84,7 +84,8 @@ def iid_sampler_plan(name="iid_sampler") -> Plan:
                                      f"got {got}")
             for d, idxs in parts.items():
                 assert len(set(idxs)) == size, \
-                    f"{used}: expected {size} distinct indices for device {d}, got {size - len(set(idxs))} repeated ones"
+                    f"{used}: expected {size} distinct indices for device {d}, got {size - len(set(idxs))} " \
+                    f"repeated ones"
                 assert 0 <= min(idxs) and max(idxs) < n, \
                     f"{used}: expected indices in 0..{n - 1}, device {d} holds {min(idxs)} .. {max(idxs)}"
 
@@ -144,8 +145,8 @@ AVG_CASES = [(11, 3), (12, 4), (13, 1)]
 
 def average_weights_plan(name="average_weights") -> Plan:
     cases = [(f"bn{seed}", _trained_bn_nets(seed, num), layer_bn_net,
-              f"{num} devices with Conv2d-BatchNorm2d-Linear nets (layer1, bn1, layer2) after torch.manual_seed({seed}), "
-              f"device i having seen i + 1 batches in training mode") for seed, num in AVG_CASES]
+              f"{num} devices with Conv2d-BatchNorm2d-Linear nets (layer1, bn1, layer2) after "
+              f"torch.manual_seed({seed}), device i having seen i + 1 batches in training mode") for seed, num in AVG_CASES]
     torch.manual_seed(14)
     cases.append(("conv14", [fedlab.ConvNet(), fedlab.ConvNet()], fedlab.ConvNet,
                   "two devices with fresh fedlab.ConvNet()s"))
