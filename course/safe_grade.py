@@ -106,7 +106,7 @@ def _cell_timeout() -> int:
     return CELL_TIMEOUT_S
 
 
-def _with_verdicts(notebook, verdicts: dict, note: str):
+def _with_verdicts(notebook, verdicts: dict):
     """The graded test cells' outputs: their printed lines, then the judge's failure (if any) as the error."""
     for cell in notebook.cells:
         verdict = verdicts.get(_meta(cell).get("grade_id"))
@@ -116,13 +116,11 @@ def _with_verdicts(notebook, verdicts: dict, note: str):
         if not verdict.passed:
             cell.outputs.append(nbformat.v4.new_output("error", ename="AssertionError", evalue=verdict.message,
                                                        traceback=[f"AssertionError: {verdict.message}"]))
-    if note:
-        notebook.metadata["fedlab_grading"] = {"notebook_run": note}
     return notebook
 
 
 def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxed=False, backend=None) -> dict:
-    """Judge one submission into ``judged/<student>/<assignment>/``: ``{notebook: {grade_id: Verdict}}``."""
+    """Judge one submission into ``judged/<student>/<assignment>/``: ``{notebook: what went wrong in its run}``."""
     judge = judges.judge(assignment)
     submitted = klass.root / "submitted" / student / assignment
     out = klass.root / JUDGED / student / assignment
@@ -154,8 +152,8 @@ def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxe
                         verdicts.update(judges.ask(judged, {grade_id: plan()},
                                                    unsandboxed=unsandboxed, backend=backend))
                 executed, note = running.result()
-        nbformat.write(_with_verdicts(executed, verdicts, note), out / path.name)
-        found[name] = verdicts
+        nbformat.write(_with_verdicts(executed, verdicts), out / path.name)
+        found[name] = note
     return found
 
 
@@ -170,13 +168,19 @@ def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False
     students = [student] if student else sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
     failures = {}
     for who in students:
+        odd = [p.name for p in (folder / who / assignment).glob("*.ipynb") if p.is_symlink() or not p.is_file()]
+        if odd:  # never read: a link may point at the solutions, a device or a pipe may never end
+            failures[who] = f"{odd[0]} is a link or not a regular file; ask for a new copy"
+            continue
         try:
-            for path in (klass.root / "submitted" / who / assignment).glob("*.ipynb"):
+            for path in (folder / who / assignment).glob("*.ipynb"):
                 nbformat.validate(nbformat.read(path, as_version=4))
         except Exception:  # noqa: BLE001 not a notebook: named with the reason, the others are graded
             failures[who] = klass._why_not_graded(who, assignment)
             continue
-        judge_submission(klass, assignment, who, unsandboxed=unsandboxed, backend=backend)
+        for name, note in judge_submission(klass, assignment, who, unsandboxed=unsandboxed, backend=backend).items():
+            if note:
+                print(f"{who}: {name}.ipynb did not run to its end ({note}); its test cells are judged all the same")
         # the trusted grader: nbgrader scores the judged copy without running any of it
         proc = klass.nbgrader("autograde", assignment, "--student", who, "--force",
                               f"--CourseDirectory.submitted_directory={JUDGED}",

@@ -6,7 +6,8 @@ process that waits to write full marks into gradebook.db, in-kernel tampering (a
 that turns later cells into ``pass``, an AST transformer deleting asserts, rebound builtins and tensor
 methods, a ``fedlab/`` package handed in beside the notebook), reading the solutions, the gradebook
 and another student's notebook to copy the answers, a function that puts its caller's source in its
-error, killing its parent and every process it can reach, and edited test-cell metadata. Each gets
+error, killing its parent and every process it can reach, edited test-cell metadata, and a notebook
+that is a link to the solution. Each gets
 its expected grade; the honest student keeps full marks; nothing reaches the gradebook, the solutions
 or the other student, no process outlives grading, and no hidden test reaches a notebook or feedback.
 """
@@ -141,6 +142,9 @@ def graded(tmp_path_factory):
 
     for student, nb in [("honest", honest), ("a_killer", killer), ("b_tamper", tamper), ("c_metadata", metadata)]:
         klass.submit(student, ASSIGNMENT, {"fedavg.ipynb": nb})
+    linked = klass.root / "submitted" / "d_link" / ASSIGNMENT
+    linked.mkdir(parents=True)
+    (linked / "fedavg.ipynb").symlink_to(ROOT / "solutions" / ASSIGNMENT / "fedavg.ipynb")
     planted = klass.root / "submitted" / "b_tamper" / ASSIGNMENT / "fedlab"
     planted.mkdir()
     (planted / "__init__.py").write_text("def __getattr__(name):\n    return lambda *args, **kwargs: None\n")
@@ -155,7 +159,8 @@ def graded(tmp_path_factory):
 
 def test_every_submission_gets_its_expected_grade(graded):
     klass, proc, _, _, full, _ = graded
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "NOT GRADED d_link: fedavg.ipynb is a link" in proc.stdout, \
+        proc.stdout + proc.stderr  # a link to the solutions is never read
     scores = {g.student: g.score for g in klass.grades()}
     assert scores == {"honest": full, "c_metadata": full, "a_killer": 0.0, "b_tamper": 0.0}, proc.stdout
     assert set(klass.cell_scores("c_metadata", ASSIGNMENT)) >= {"test_iid_sampler", "test_average_weights",
