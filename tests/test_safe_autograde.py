@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course import safe_grade, sandbox
 from course.classroom import Classroom
 from course.submissions import answered
 from course.tasks import max_autograded
@@ -206,3 +207,46 @@ def test_test_cells_carry_the_judges_verdict(graded):
     nb = nbformat.read(klass.root / "autograded" / "b_tamper" / ASSIGNMENT / "fedavg.ipynb", as_version=4)
     iid = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_iid_sampler")
     assert "def answer(self, call)" in iid.outputs[-1].evalue  # the caller: the responder, asking
+
+
+def test_metadata_and_cells_are_reset_from_the_release():
+    """Deleted, duplicated, unknown and edited nbgrader cells: the notebook that is graded has the release's."""
+    release = nbformat.read(ROOT / "notebooks" / ASSIGNMENT / "fedavg.ipynb", as_version=4)
+    nb = copy.deepcopy(release)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    test = nb.cells[ids.index("test_average_weights")]
+    nb.cells.append(copy.deepcopy(test))                   # a second copy of a test cell
+    test.metadata["nbgrader"].update(grade=False, points=0)  # its grade flag and points edited
+    test.source = "pass"
+    del nb.cells[ids.index("test_iid_sampler")]             # a test cell deleted
+    unknown = nbformat.v4.new_code_cell("print('extra points')")
+    unknown.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 100, "solution": False}
+    nb.cells.insert(0, unknown)
+    answer = nb.cells[[c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("average_weights")]
+    answer.source = "def average_weights(devices):\n    return 'mine'\n"
+    answer.metadata["nbgrader"]["solution"] = False
+
+    graded = safe_grade.reset_from_release(nb, release)
+
+    def shape(notebook):
+        return [(c.metadata.get("nbgrader", {}).get("grade_id"), c.metadata.get("nbgrader")) for c in notebook.cells]
+    assert shape(graded) == shape(release)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded.cells}
+    released = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in release.cells}
+    assert by_id["test_average_weights"].source == released["test_average_weights"].source
+    assert by_id["average_weights"].source == answer.source  # the student's answer stays theirs
+
+
+@pytest.mark.parametrize("backend", ["unshare", "bwrap"])
+def test_a_notebook_runs_in_its_sandbox_on_every_backend(backend, tmp_path):
+    if backend not in sandbox.available():
+        pytest.skip(f"{backend} is not installed or does not work here")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getcwd(), 6 * 7)"),
+                                         nbformat.v4.new_code_cell("1 / 0"),
+                                         nbformat.v4.new_code_cell("print('after the error')")])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    ran, note = safe_grade._executed(nb, tmp_path, "tiny.ipynb", False, backend)
+    assert note == ""
+    assert ran.cells[0].outputs[0].text == f"{sandbox.INSIDE} 42\n"
+    assert ran.cells[1].outputs[0].ename == "ZeroDivisionError"
+    assert ran.cells[2].outputs[0].text == "after the error\n"
