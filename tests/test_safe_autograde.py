@@ -7,9 +7,10 @@ that turns later cells into ``pass``, an AST transformer deleting asserts, rebou
 methods, a ``fedlab/`` package handed in beside the notebook), reading the solutions, the gradebook
 and another student's notebook to copy the answers, a function that puts its caller's source in its
 error, killing its parent and every process it can reach, edited test-cell metadata, and a notebook
-that is a link to the solution. Each gets
-its expected grade; the honest student keeps full marks; nothing reaches the gradebook, the solutions
-or the other student, no process outlives grading, and no hidden test reaches a notebook or feedback.
+that is a link to the solution. Each gets its expected grade; the honest student keeps full marks;
+nothing reaches the gradebook, the solutions or the other student, no process outlives grading, and
+no hidden test reaches a notebook or feedback. Two cheap tests look at the parts on their own: the
+reset from the release, and a notebook's run in its sandbox on each backend.
 """
 import copy
 import hashlib
