@@ -4,21 +4,32 @@ import os
 import sys
 from pathlib import Path
 
-from . import demo
+from . import demo, judges, safe_grade
 from .classroom import Classroom
+from .sandbox import SandboxUnavailable
 
 
-def autograde(assignment: str, student=None, class_dir=None) -> int:
-    """Grade the submissions of ``assignment`` (all new ones, or ``student``'s); print their scores.
+def autograde(assignment: str, student=None, class_dir=None, unsandboxed=False) -> int:
+    """Grade the submissions of ``assignment`` (all, or ``student``'s); print their scores.
 
     ``class_dir``: a class folder made by :meth:`Classroom.create` (the demo class, a test class) instead of
-    the course's own.
+    the course's own. An assignment with a judge (course/judges) is graded safely (course/safe_grade.py);
+    ``unsandboxed`` runs its submissions without a sandbox.
     """
     course = Classroom(class_dir) if class_dir else Classroom()
     if assignment not in course.assignments():
         print(f"no assignment {assignment!r}; the course has {', '.join(course.assignments())}", file=sys.stderr)
         return 2
-    failures = course.autograde(assignment, student=student)
+    if judges.judge(assignment) is None:  # still graded by its notebook's hidden tests, in nbgrader's kernel
+        print(f"note: {assignment} has no judge yet; nbgrader autograde runs it unsandboxed, hidden tests in "
+              f"the student's kernel")
+        failures = course.autograde(assignment, student=student)
+    else:
+        try:
+            failures = safe_grade.autograde(course, assignment, student, unsandboxed=unsandboxed)
+        except SandboxUnavailable as err:
+            print(err, file=sys.stderr)
+            return 2
     grades = [g for g in course.grades() if g.assignment == assignment and student in (None, g.student)]
     print(demo.table(grades))
     for who, why in failures.items():
@@ -38,6 +49,9 @@ def main(argv=None) -> int:
     grade.add_argument("--student", default=None, help="only this student (default: every new submission)")
     grade.add_argument("--class-dir", type=Path, default=None,
                        help="a class folder such as build/demo (default: this course's own submitted/)")
+    grade.add_argument("--unsandboxed", action="store_true",
+                       help="run submissions without a sandbox (they can then read and change everything the "
+                            "grader can); only where no sandbox can be had, for trusted submissions")
     run = sub.add_parser("demo", help="release, then autograde a demo class and print its grades")
     run.add_argument("--out", type=Path, default=Path("build/demo"), help="the demo class folder (rebuilt)")
     args = parser.parse_args(argv)
@@ -45,7 +59,7 @@ def main(argv=None) -> int:
         demo.release(Classroom(), install_from=args.install_from)
         return 0
     if args.command == "autograde":
-        return autograde(args.assignment, args.student, args.class_dir)
+        return autograde(args.assignment, args.student, args.class_dir, args.unsandboxed)
     os.environ.setdefault("FEDLAB_DATA", "synthetic")  # the demo runs offline unless told otherwise
     return demo.main(args.out.resolve())
 

@@ -1,0 +1,187 @@
+"""The responder: inside a submission's sandbox, run its code and answer the judge's calls with plain data.
+
+Used by course/judges (the judge outside the sandbox): ``python answer.py NOTEBOOK FOLDER`` runs the
+notebook's setup cell and its solution cells (never a test cell) in a fresh interpreter, then makes
+the calls listed in ``FOLDER/requests.json`` (a student function on fixtures built here from plain
+specs and on plain arguments) and writes what came back to ``FOLDER/answers.json`` (structure) and
+``FOLDER/answers.npz`` (arrays). It holds no test and no expected value: the judge decides. It runs
+with the student's code in its process, so the judge trusts nothing here it can check itself.
+Standalone on purpose: the sandbox sees this file, fedlab and the environment, not the course.
+"""
+import json
+import sys
+import traceback
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MAX_ITEMS = 200_000  # items read from one iterator, elements kept of one answer
+
+
+class Labels:
+    """A data set of ``n`` labels (no images), shaped like the course's data sets."""
+
+    def __init__(self, n):
+        self.targets = [i % 10 for i in range(n)]
+        self.labels = torch.tensor(self.targets)
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return torch.zeros(3, 32, 32), self.targets[i]
+
+
+def layer_bn_net():
+    """Conv2d, BatchNorm2d, ReLU, Linear with the names layer1, bn1, layer2 (the judge builds the same)."""
+    return torch.nn.Sequential(OrderedDict(
+        layer1=torch.nn.Conv2d(3, 4, 3, bias=False), bn1=torch.nn.BatchNorm2d(4), relu=torch.nn.ReLU(),
+        flatten=torch.nn.Flatten(), layer2=torch.nn.Linear(4 * 6 * 6, 3)))
+
+
+class Responder:
+    def __init__(self, folder: Path, namespace: dict):
+        self.folder, self.ns = folder, namespace
+        inputs = folder / "inputs.npz"
+        self.inputs = dict(np.load(inputs, allow_pickle=False)) if inputs.exists() else {}
+        self.arrays = {}
+
+    # ------------------------------------------------------------------ fixtures from plain specs
+
+    def fixture(self, spec, shared):
+        if not isinstance(spec, dict) or "fixture" not in spec:
+            return spec  # a plain argument (number, string, list)
+        kind = spec["fixture"]
+        if kind == "labels":
+            return Labels(spec["n"])
+        if kind == "trainset":
+            return self.ns["trainset"]
+        if kind == "id_dicts":  # a fresh list of the same dicts on every call, as a round loop passes them
+            pool = shared.setdefault(json.dumps(spec), [{"id": i} for i in range(spec["n"])])
+            return list(pool)
+        if kind == "devices":
+            import fedlab
+            nets = []
+            for i in range(spec["count"]):
+                net = {"layer_bn": layer_bn_net, "convnet": fedlab.ConvNet, "testnetwork": fedlab.TestNetwork}[
+                    spec["net"]]()
+                if spec.get("states"):
+                    prefix = f"{spec['states']}|{i}|"
+                    net.load_state_dict({k[len(prefix):]: torch.from_numpy(v) for k, v in self.inputs.items()
+                                         if k.startswith(prefix)})
+                nets.append(net)
+            if spec.get("create"):
+                return [fedlab.create_device(net, i, self.ns["trainset"], [0]) for i, net in enumerate(nets)]
+            return [{"net": net, "id": i} for i, net in enumerate(nets)]
+        raise ValueError(f"unknown fixture {kind!r}")
+
+    def after(self, spec, value, shared):
+        """What the judge needs to see whether the call changed its input."""
+        kind = spec.get("fixture") if isinstance(spec, dict) else None
+        if kind == "labels":
+            return {"targets": [int(t) for t in value.targets], "labels": value.labels.tolist()}
+        if kind == "id_dicts":
+            pool = shared[json.dumps(spec)]
+            return [next((j for j, d in enumerate(pool) if d is item), -1) for item in value][:MAX_ITEMS]
+        if kind == "devices":
+            return [self.encode(d["net"].state_dict(), []) for d in value]
+        return None
+
+    # ------------------------------------------------------------------ answers as plain data
+
+    def array(self, values) -> str:
+        name = f"a{len(self.arrays)}"
+        self.arrays[name] = values
+        return name
+
+    def encode(self, obj, refs, depth=0):
+        """``obj`` as JSON-able data; tensors and arrays go to answers.npz; fixtures' items by their index."""
+        kind = type(obj).__name__
+        for j, ref in enumerate(refs):
+            if obj is ref:
+                return {"kind": "ref", "index": j}
+        if depth > 20:
+            return {"kind": "object", "type": kind}
+        if isinstance(obj, bool) or obj is None:
+            return {"kind": "const", "value": obj}
+        if isinstance(obj, (int, np.integer)):
+            return {"kind": "int", "type": kind, "value": int(obj)}
+        if isinstance(obj, (float, np.floating)):
+            return {"kind": "float", "type": kind, "value": float(obj)}
+        if isinstance(obj, str):
+            return {"kind": "str", "value": obj[:1000]}
+        if torch.is_tensor(obj):
+            data = obj.detach().cpu()
+            dtype = str(data.dtype)
+            if data.dtype == torch.bfloat16:
+                data = data.float()
+            return {"kind": "tensor", "dtype": dtype, "array": self.array(data.numpy().copy())}
+        if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":
+            return {"kind": "ndarray", "array": self.array(obj.copy())}
+        if isinstance(obj, dict):
+            items = list(obj.items())[:MAX_ITEMS]
+            return {"kind": "dict", "type": kind, "items": [[self.encode(k, refs, depth + 1),
+                                                             self.encode(v, refs, depth + 1)] for k, v in items]}
+        if isinstance(obj, (list, tuple)) and all(type(v) is int for v in obj):  # indices: kept compact
+            return {"kind": "list" if isinstance(obj, list) else "tuple", "type": kind, "ints": list(obj[:MAX_ITEMS])}
+        if isinstance(obj, (list, tuple)):
+            return {"kind": "list" if isinstance(obj, list) else "tuple", "type": kind,
+                    "items": [self.encode(v, refs, depth + 1) for v in obj[:MAX_ITEMS]]}
+        if hasattr(obj, "__next__"):  # read once: kept as it came, so the judge can say so
+            items = [v for _, v in zip(range(MAX_ITEMS), obj)]
+            return {"kind": "iterator", "type": kind, "items": [self.encode(v, refs, depth + 1) for v in items]}
+        return {"kind": "object", "type": kind}
+
+    def answer(self, call) -> dict:
+        import fedlab
+        shared, answers = {}, []
+        for repeat in range(call.get("repeat", 1)):  # seeded once: the repeats draw on, as rounds do
+            args = [self.fixture(spec, shared) for spec in call["args"]]
+            if call.get("seed") is not None and repeat == 0:
+                fedlab.seed_everything(call["seed"])
+            refs = [item for arg in args if isinstance(arg, list) for item in arg]
+            refs = [pool_item for pool in shared.values() for pool_item in pool] or refs
+            try:
+                value = self.ns[call["function"]](*args)
+                answers.append({"value": self.encode(value, refs)})
+            except Exception as err:  # the student's function raised: the judge says so with the input used
+                answers.append({"error": {"type": type(err).__name__, "message": str(err)[:500]}})
+            answers[-1]["after"] = [self.after(spec, arg, shared) for spec, arg in zip(call["args"], args)]
+        return {"answers": answers}
+
+    def write(self, results):
+        np.savez(self.folder / "answers.npz", **self.arrays)
+        (self.folder / "answers.json").write_text(json.dumps(results))
+
+
+def cells(notebook: Path):
+    """The setup cell and the solution code cells, in order: ``[(grade_id, source)]``."""
+    nb = json.loads(notebook.read_text())
+    found = []
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            found.append((meta["grade_id"], source))
+    return found
+
+
+def main(notebook: str, folder: str) -> int:
+    folder = Path(folder)
+    requests = json.loads((folder / "requests.json").read_text())
+    namespace = {"__name__": "__main__"}
+    for grade_id, source in cells(Path(notebook)):
+        try:
+            exec(compile(source, f"<cell {grade_id}>", "exec"), namespace)
+        except BaseException:  # noqa: B036 a cell that fails (or exits) fails alone, as in the notebook
+            print(f"cell {grade_id} raised:\n{traceback.format_exc(limit=-3)}")
+    responder = Responder(folder, namespace)
+    results = {key: [responder.answer(call) for call in calls] for key, calls in requests.items()}
+    responder.write(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

@@ -1,0 +1,253 @@
+"""``python -m course autograde 01_fedavg`` grades safely: an honest student and hostile submissions, one run.
+
+A real class (nbgrader release, gradebook, submissions) is graded by the instructor's command with
+the real sandbox, judge and nbgrader. The hostile submissions are those of the issue: a detached
+process that waits to write full marks into gradebook.db, in-kernel tampering (an input transformer
+that turns later cells into ``pass``, an AST transformer deleting asserts, rebound builtins and tensor
+methods, a ``fedlab/`` package handed in beside the notebook), reading the solutions, the gradebook
+and another student's notebook to copy the answers, a function that puts its caller's source in its
+error, killing its parent and every process it can reach, edited test-cell metadata, and a notebook
+that is a link to the solution. Each gets its expected grade; the honest student keeps full marks;
+nothing reaches the gradebook, the solutions or the other student, no process outlives grading, and
+no hidden test reaches a notebook or feedback. Two cheap tests look at the parts on their own: the
+reset from the release, and a notebook's run in its sandbox on each backend.
+"""
+import copy
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course import safe_grade, sandbox
+from course.classroom import Classroom
+from course.submissions import answered
+from course.tasks import max_autograded
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "01_fedavg"
+MARKER = "hostile-writer-31337"  # in the argv of the detached process, to look for survivors
+
+
+def digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def hidden_lines(source_nb) -> list:
+    """The lines of the hidden tests long enough to be recognised."""
+    lines, inside = [], False
+    for cell in source_nb.cells:
+        for line in cell.source.splitlines():
+            if line.strip() == "### BEGIN HIDDEN TESTS":
+                inside = True
+            elif line.strip() == "### END HIDDEN TESTS":
+                inside = False
+            elif inside and len(line.strip()) > 20:
+                lines.append(line.strip())
+    return lines
+
+
+def first_solution(nb):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code")
+
+
+def tampering(root: Path, escaped: Path) -> str:
+    """Findings 1-3 of the issue, after the stub of iid_sampler."""
+    writer = (f"import sqlite3, time  # {MARKER}\n"
+              "for _ in range(240):\n"
+              "    time.sleep(0.5)\n"
+              "    try:\n"
+              f"        db = sqlite3.connect('file:{root / 'gradebook.db'}?mode=rw', uri=True)\n"
+              "        db.execute('UPDATE grade SET manual_score = 100'); db.commit(); db.close()\n"
+              f"        open({str(escaped)!r}, 'w').write('wrote the gradebook')\n"
+              "    except Exception:\n"
+              "        pass\n")
+    stolen = [ROOT / "solutions" / ASSIGNMENT / "fedavg.ipynb", root / "gradebook.db",
+              root / "submitted" / "honest" / ASSIGNMENT / "fedavg.ipynb", ROOT / "nbgrader_config.py"]
+    return f'''import ast, builtins, inspect, json, os, subprocess, sys
+subprocess.Popen([sys.executable, "-c", {writer!r}], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_stolen = False
+for _path in {[str(p) for p in stolen]!r}:
+    try:
+        _text = open(_path, errors="replace").read()
+    except OSError:
+        continue
+    open({str(escaped)!r}, "a").write("read " + _path + "\\n")
+    if _path.endswith(".ipynb"):
+        for _cell in json.loads(_text)["cells"]:
+            _src = "".join(_cell["source"])
+            if _cell["cell_type"] == "code" and _src.startswith("def "):
+                exec(_src.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), globals())
+                _stolen = True
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+try:  # in the notebook's kernel, where nbgrader would run the hidden tests
+    _shell = get_ipython()
+except NameError:
+    _shell = None
+if _shell is not None:
+    import torch
+    torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+    builtins.isinstance = lambda *args: True
+    _shell.ast_transformers.append(_NoAsserts())
+    _shell.input_transformers_post.append(lambda lines: ["pass\\n"])
+if not _stolen:
+    def iid_sampler(dataset, num_devices, data_pct):
+        try:
+            caller = inspect.getsource(sys._getframe(1))
+        except Exception:
+            caller = "?"
+        raise NotImplementedError(caller)
+'''
+
+
+KILLER = '''import os, signal
+for _kill in (lambda: os.kill(os.getppid(), signal.SIGKILL), lambda: os.killpg(os.getpgid(0), signal.SIGKILL),
+              lambda: os.kill(-1, signal.SIGKILL)):
+    try:
+        _kill()
+    except OSError:
+        pass
+os._exit(0)
+'''
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("safe")
+    klass = Classroom.create(tmp / "class")
+    klass.release(ASSIGNMENT)
+    release = klass.released(ASSIGNMENT)["fedavg"]
+    source = klass.source(ASSIGNMENT)["fedavg"]
+    escaped = tmp / "escaped.txt"
+
+    honest = answered(release, source)
+    tamper = copy.deepcopy(release)
+    first_solution(tamper).source += "\n" + tampering(klass.root, escaped)
+    killer = copy.deepcopy(release)
+    first_solution(killer).source = KILLER + first_solution(killer).source
+    metadata = answered(release, source)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in metadata.cells
+             if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")}
+    tests["test_iid_sampler"].metadata["nbgrader"]["grade_id"] = "mine"
+    tests["test_average_weights"].metadata["nbgrader"]["grade"] = False
+    tests["test_get_devices_for_round"].metadata["nbgrader"]["solution"] = True
+    tests["test_get_devices_for_round"].source = "pass"
+
+    for student, nb in [("honest", honest), ("a_killer", killer), ("b_tamper", tamper), ("c_metadata", metadata)]:
+        klass.submit(student, ASSIGNMENT, {"fedavg.ipynb": nb})
+    linked = klass.root / "submitted" / "d_link" / ASSIGNMENT
+    linked.mkdir(parents=True)
+    (linked / "fedavg.ipynb").symlink_to(ROOT / "solutions" / ASSIGNMENT / "fedavg.ipynb")
+    planted = klass.root / "submitted" / "b_tamper" / ASSIGNMENT / "fedlab"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("def __getattr__(name):\n    return lambda *args, **kwargs: None\n")
+
+    before = {"solutions": digest(ROOT / "solutions" / ASSIGNMENT),
+              "honest": digest(klass.root / "submitted" / "honest")}
+    proc = subprocess.run([sys.executable, "-m", "course", "autograde", ASSIGNMENT, "--class-dir", str(klass.root)],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, FEDLAB_QUICK="1"))
+    klass.feedback(ASSIGNMENT)
+    return klass, proc, before, escaped, max_autograded(source), source
+
+
+def test_every_submission_gets_its_expected_grade(graded):
+    klass, proc, _, _, full, _ = graded
+    assert proc.returncode == 1 and "NOT GRADED d_link: fedavg.ipynb is a link" in proc.stdout, \
+        proc.stdout + proc.stderr  # a link to the solutions is never read
+    scores = {g.student: g.score for g in klass.grades()}
+    assert scores == {"honest": full, "c_metadata": full, "a_killer": 0.0, "b_tamper": 0.0}, proc.stdout
+    assert set(klass.cell_scores("c_metadata", ASSIGNMENT)) >= {"test_iid_sampler", "test_average_weights",
+                                                                "test_get_devices_for_round"}
+
+
+def test_nothing_a_submission_does_reaches_the_gradebook_the_solutions_or_another_student(graded):
+    klass, proc, before, escaped, _, _ = graded
+    assert not escaped.exists(), escaped.read_text()
+    survivors = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout
+    assert survivors == "", f"a submission's process outlived grading: {survivors}"
+    with sqlite3.connect(klass.db) as db:
+        assert db.execute("SELECT count(*) FROM grade WHERE manual_score IS NOT NULL").fetchone() == (0,)
+    assert digest(ROOT / "solutions" / ASSIGNMENT) == before["solutions"]
+    assert digest(klass.root / "submitted" / "honest") == before["honest"]
+
+
+def test_no_hidden_test_reaches_a_graded_notebook_or_feedback(graded):
+    klass, _, _, _, _, source = graded
+    hidden = hidden_lines(source)
+    assert hidden
+    for student in ("honest", "a_killer", "b_tamper", "c_metadata"):
+        texts = [(klass.root / "autograded" / student / ASSIGNMENT / "fedavg.ipynb").read_text()]
+        texts += [p.read_text() for p in (klass.root / "feedback" / student / ASSIGNMENT).glob("*.html")]
+        assert len(texts) == 2, student
+        for text in texts:
+            assert not [line for line in hidden if line in text or json.dumps(line)[1:-1] in text], student
+
+
+def test_test_cells_carry_the_judges_verdict(graded):
+    """Passed cells show no error; a failed cell shows the judge's reason, and the caller's source a function
+    sends back is the responder's, never a hidden test."""
+    klass = graded[0]
+    for student, reason in (("honest", None), ("b_tamper", "raised NotImplementedError"),
+                            ("a_killer", "did not answer the hidden tests")):
+        nb = nbformat.read(klass.root / "autograded" / student / ASSIGNMENT / "fedavg.ipynb", as_version=4)
+        tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")]
+        assert len(tests) == 3
+        for cell in tests:
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert bool(errors) == bool(reason), (student, cell.outputs)
+            assert not errors or reason in errors[0].evalue, errors
+    nb = nbformat.read(klass.root / "autograded" / "b_tamper" / ASSIGNMENT / "fedavg.ipynb", as_version=4)
+    iid = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_iid_sampler")
+    assert "def answer(self, call)" in iid.outputs[-1].evalue  # the caller: the responder, asking
+
+
+def test_metadata_and_cells_are_reset_from_the_release():
+    """Deleted, duplicated, unknown and edited nbgrader cells: the notebook that is graded has the release's."""
+    release = nbformat.read(ROOT / "notebooks" / ASSIGNMENT / "fedavg.ipynb", as_version=4)
+    nb = copy.deepcopy(release)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    test = nb.cells[ids.index("test_average_weights")]
+    nb.cells.append(copy.deepcopy(test))                   # a second copy of a test cell
+    test.metadata["nbgrader"].update(grade=False, points=0)  # its grade flag and points edited
+    test.source = "pass"
+    del nb.cells[ids.index("test_iid_sampler")]             # a test cell deleted
+    unknown = nbformat.v4.new_code_cell("print('extra points')")
+    unknown.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 100, "solution": False}
+    nb.cells.insert(0, unknown)
+    answer = nb.cells[[c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("average_weights")]
+    answer.source = "def average_weights(devices):\n    return 'mine'\n"
+    answer.metadata["nbgrader"]["solution"] = False
+
+    graded = safe_grade.reset_from_release(nb, release)
+
+    def shape(notebook):
+        return [(c.metadata.get("nbgrader", {}).get("grade_id"), c.metadata.get("nbgrader")) for c in notebook.cells]
+    assert shape(graded) == shape(release)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded.cells}
+    released = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in release.cells}
+    assert by_id["test_average_weights"].source == released["test_average_weights"].source
+    assert by_id["average_weights"].source == answer.source  # the student's answer stays theirs
+
+
+@pytest.mark.parametrize("backend", ["unshare", "bwrap"])
+def test_a_notebook_runs_in_its_sandbox_on_every_backend(backend, tmp_path):
+    if backend not in sandbox.available():
+        pytest.skip(f"{backend} is not installed or does not work here")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getcwd(), 6 * 7)"),
+                                         nbformat.v4.new_code_cell("1 / 0"),
+                                         nbformat.v4.new_code_cell("print('after the error')")])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    ran, note = safe_grade._executed(nb, tmp_path, "tiny.ipynb", False, backend)
+    assert note == ""
+    assert ran.cells[0].outputs[0].text == f"{sandbox.INSIDE} 42\n"
+    assert ran.cells[1].outputs[0].ename == "ZeroDivisionError"
+    assert ran.cells[2].outputs[0].text == "after the error\n"
