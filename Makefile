@@ -9,7 +9,7 @@ export FEDLAB_DATA ?= synthetic
 # nbgrader runs alembic and jupyter from the environment it was installed into
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install test demo notebooks clean
+.PHONY: install test test-slow demo notebooks clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	FEDLAB_QUICK=1 $(PY) -m pytest --nbval-lax --nbval-current-env tests solutions
+	FEDLAB_QUICK=1 $(PY) -m pytest --nbval-lax --nbval-current-env -m "not slow" tests solutions
+
+# The demo class, the hostile submissions, the sandboxed grading and the fresh-environment journey (CI runs both).
+test-slow: $(STAMP)
+	FEDLAB_QUICK=1 $(PY) -m pytest -m slow tests
 
 # The course's main job: release, a demo class, autograding, feedback, grades (build/demo/grades.csv).
 demo: $(STAMP)

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import demo, judges, safe_grade
+from . import demo, safe_grade
 from .classroom import Classroom
 from .sandbox import SandboxUnavailable
 
@@ -20,16 +20,11 @@ def autograde(assignment: str, student=None, class_dir=None, unsandboxed=False) 
     if assignment not in course.assignments():
         print(f"no assignment {assignment!r}; the course has {', '.join(course.assignments())}", file=sys.stderr)
         return 2
-    if judges.judge(assignment) is None:  # still graded by its notebook's hidden tests, in nbgrader's kernel
-        print(f"note: {assignment} has no judge yet; nbgrader autograde runs it unsandboxed, hidden tests in "
-              f"the student's kernel")
-        failures = course.autograde(assignment, student=student)
-    else:
-        try:
-            failures = safe_grade.autograde(course, assignment, student, unsandboxed=unsandboxed)
-        except SandboxUnavailable as err:
-            print(err, file=sys.stderr)
-            return 2
+    try:
+        failures = safe_grade.grade(course, assignment, student, unsandboxed=unsandboxed)
+    except SandboxUnavailable as err:
+        print(err, file=sys.stderr)
+        return 2
     grades = [g for g in course.grades() if g.assignment == assignment and student in (None, g.student)]
     print(demo.table(grades))
     for who, why in failures.items():

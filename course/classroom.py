@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import histories
+
 COURSE = Path(__file__).resolve().parent.parent
 CONFIG = "nbgrader_config.py"
 COURSE_ID = "fedlab"  # as nbgrader_config.py names it
@@ -26,6 +28,7 @@ class Grade:
     assignment: str
     score: float | None       # None: the submission could not be graded
     max_score: float
+    notes: tuple = ()         # handed-in histories that are not a full run (course/histories.py)
 
 
 class NbgraderError(RuntimeError):
@@ -127,10 +130,11 @@ class Classroom:
         self._check(self.nbgrader("generate_feedback", assignment))
 
     def grades(self) -> list:
-        """Every submission's autograded score, from the gradebook."""
+        """Every submission's autograded score, from the gradebook, with its flagged histories."""
         from nbgrader.api import Gradebook, MissingEntry
 
         rows = []
+        releases = {a: list(self.released(a).values()) for a in self.assignments()}
         with Gradebook(f"sqlite:///{self.db}", COURSE_ID) as gb:
             for assignment in sorted(gb.assignments, key=lambda a: a.name):
                 tests = {(nb.name, c.name): c.max_score for nb in assignment.notebooks for c in nb.grade_cells
@@ -144,8 +148,9 @@ class Classroom:
                                  for nb in submission.notebooks)
                     score = sum(g.score for nb in submission.notebooks for g in nb.grades
                                 if (nb.name, g.name) in tests)
+                    folder = self.root / "submitted" / student.id / assignment.name
                     rows.append(Grade(student.id, assignment.name, score if graded else None,
-                                      sum(tests.values())))
+                                      sum(tests.values()), tuple(histories.flags(folder, releases.get(assignment.name, [])))))
         return rows
 
     def cell_scores(self, student: str, assignment: str) -> dict:

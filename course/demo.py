@@ -1,13 +1,15 @@
 """The course's main job: release, a demo class that hands in, autograding, feedback and grades.
 
 It runs the instructor's whole workflow with nbgrader on every assignment under ``solutions/``,
-offline on the synthetic stand-in, and checks that each demo submission scored what it must.
+offline on the synthetic stand-in, and checks that each demo submission scored what it must. An
+assignment with a judge is graded safely (course/safe_grade.py), the others by nbgrader alone.
 """
 import csv
 import shutil
 import time
 from pathlib import Path
 
+from . import safe_grade
 from .classroom import CONFIG, COURSE, Classroom
 from .submissions import demo_submissions
 
@@ -41,7 +43,7 @@ def build(out: Path, course_root: Path = COURSE, env=None) -> tuple:
         for student, files in handed_in.items():
             klass.submit(student, assignment, files)
         start = time.monotonic()
-        for student, why in klass.autograde(assignment, env=env).items():
+        for student, why in safe_grade.grade(klass, assignment, env=env).items():
             failures[student, assignment] = why
         klass.feedback(assignment)
         print(f"autograded {assignment}: {len(handed_in)} submissions in {time.monotonic() - start:.0f} s")
@@ -49,23 +51,29 @@ def build(out: Path, course_root: Path = COURSE, env=None) -> tuple:
 
 
 def write_grades(grades: list, path: Path) -> None:
-    """``grades.csv`` with columns student, assignment, score, max_score (score empty: not graded)."""
+    """``grades.csv``: student, assignment, score, max_score (score empty: not graded), histories_flagged."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "score", "max_score"])
+        writer.writerow(["student", "assignment", "score", "max_score", "histories_flagged"])
         for g in grades:
-            writer.writerow([g.student, g.assignment, "" if g.score is None else f"{g.score:g}", f"{g.max_score:g}"])
+            writer.writerow([g.student, g.assignment, "" if g.score is None else f"{g.score:g}", f"{g.max_score:g}",
+                             "; ".join(g.notes)])
 
 
 def table(grades: list) -> str:
-    """Students down, assignments across, ``score / max`` in each cell."""
+    """Students down, assignments across, ``score / max`` in each cell; then each flagged history, and (!) at
+    its score (a history that is not a full run: look at its plots before grading them)."""
     students = sorted({g.student for g in grades})
     assignments = sorted({g.assignment for g in grades})
     cell = {(g.student, g.assignment): ("not graded" if g.score is None else f"{g.score:g} / {g.max_score:g}")
             for g in grades}
+    for g in grades:
+        if g.notes and g.score is not None:
+            cell[g.student, g.assignment] += " (!)"
     rows = [["student", *assignments]] + [[s, *(cell.get((s, a), "-") for a in assignments)] for s in students]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
+    flagged = [f"(!) {g.student} {g.assignment}: {note}" for g in grades for note in g.notes]
+    return "\n".join(["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows] + flagged)
 
 
 def main(out: Path) -> int:

@@ -59,12 +59,12 @@ def describe(name, folder):
         return None, (f"WARNING {file} is missing: run the experiment with quick mode off (FEDLAB_QUICK unset), "
                       f"or the grader sees only a two-round quick run")
     values, made = saved
-    series = list(values.values()) if isinstance(values, dict) else [values]
-    points = len(series[0]) if series and isinstance(series[0], list) else 0
+    count = experiments.points(values)
     unit = "rounds" if "rounds" in ((made or {}).get("config") or {}) else "values"
-    if not made or made.get("quick_mode", True):
-        return file, f"{file}: {points} {unit}, WARNING not from a full run (quick mode, or no record of its run)"
-    return file, f"{file}: {points} {unit}, full run ({made.get('device', '?')}, {made.get('wall_time_s', '?')} s)"
+    reason = experiments.not_full_run(values, made)
+    if reason:
+        return file, f"{file}: {count} {unit}, WARNING not from a full run ({reason})"
+    return file, f"{file}: {count} {unit}, full run ({made.get('device', '?')}, {made.get('wall_time_s', '?')} s)"
 
 
 def pack(notebook, student=None, out=None, validate=True) -> Path:

@@ -93,3 +93,56 @@ def test_history_names_are_plain(quick_off, name):
         fedlab.experiment(name, counting([1.0]))
     with pytest.raises(ValueError, match="history.name="):
         fedlab.history(name)
+
+
+# ---------------------------------------------------------------- a history that is not a full run is drawn as such
+
+def saved_history(tmp_path, values, made):
+    (tmp_path / "fedavg_iid.history.json").write_text(json.dumps({"values": values, "provenance": made}))
+
+
+FULL = {"fedlab": fedlab.__version__, "config": {"rounds": 100, "local_epochs": 4}, "completed": 100,
+        "wall_time_s": 3600.0, "device": "NVIDIA H100", "quick_mode": False}
+
+
+@pytest.mark.parametrize("values, made, says", [
+    ([99.0] * 3, dict(FULL), "3 of 100 rounds"),  # a forged flat 99 % over 3 of 100 rounds
+    ([99.0] * 3, dict(FULL, config={"rounds": 3}), "made with rounds=3, but this notebook's experiment has rounds=100"),
+    ([50.0] * 100, None, "no record of how it was made"),
+    ([50.0] * 100, dict(FULL, quick_mode=True), "made in quick mode"),
+    ({"0": [50.0] * 100, "1": [50.0] * 7}, dict(FULL), "7 of 100 rounds"),
+])
+def test_a_graded_notebook_marks_a_history_that_is_not_a_full_run(quick_on, tmp_path, capsys, values, made, says):
+    saved_history(tmp_path, values, made)
+    run = counting([1.0])
+    got = fedlab.experiment("fedavg_iid", run, rounds=100, local_epochs=4)
+    assert run.calls == 0 and got == values and got.not_full_run == says
+    assert f"NOT FROM A FULL RUN ({says})" in capsys.readouterr().out
+    experiments_module._runs.clear()  # a plot cell after a restart reads the file and marks it too (but for config)
+    if "this notebook's" not in says:
+        assert fedlab.history("fedavg_iid").not_full_run == says
+
+
+def test_a_full_run_that_fits_is_drawn_unmarked(quick_on, tmp_path, capsys):
+    saved_history(tmp_path, [50.0] * 100, FULL)
+    got = fedlab.experiment("fedavg_iid", counting([1.0]), rounds=100, local_epochs=4)
+    assert type(got) is list and got == [50.0] * 100
+    assert "using the full run saved in fedavg_iid.history.json" in capsys.readouterr().out
+
+
+def test_a_quick_run_is_marked_and_a_full_run_records_what_it_completed(monkeypatch, tmp_path):
+    monkeypatch.setenv("FEDLAB_QUICK", "1")
+    assert fedlab.experiment("fedavg_iid", counting([1.0]), rounds=100).not_full_run == "a quick-mode run"
+    monkeypatch.delenv("FEDLAB_QUICK")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert type(fedlab.experiment("fedavg_iid", counting([1.0, 2.0]), rounds=2)) is list
+    made = json.loads((tmp_path / "fedavg_iid.history.json").read_text())["provenance"]
+    assert made["completed"] == 2 and experiments_module.not_full_run([1.0, 2.0], made) is None
+
+
+def test_a_lone_devices_history_holds_one_value_per_test():
+    """01's lone device: epochs=1000 tested every 10 epochs is 100 values, whatever the unit."""
+    made = dict(FULL, config={"epochs": 1000, "test_every": 10})
+    assert experiments_module.not_full_run([50.0] * 100, made, {"epochs": 1000, "test_every": 10}) is None
+    assert experiments_module.not_full_run([99.0] * 3, made) == "3 of 100 values"
+    assert experiments_module.not_full_run([50.0] * 12, dict(FULL, config={"max_rounds": 50})) is None  # may stop early

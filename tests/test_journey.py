@@ -22,6 +22,8 @@ from course.classroom import COURSE, Classroom
 from course.submissions import answered
 from course.tasks import max_autograded
 
+pytestmark = pytest.mark.slow  # minutes: `make test-slow` (CI runs it after `make test`)
+
 ASSIGNMENT, NOTEBOOK = "01_fedavg", "fedavg"
 
 

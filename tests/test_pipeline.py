@@ -19,11 +19,13 @@ import pytest
 
 import fedlab
 from course import demo
+from course import histories as course_histories
 from course.classroom import COURSE, Classroom
 from course.submissions import answered
 from course.tasks import independent, is_test, max_autograded, nbgrader
 
-pytestmark = pytest.mark.skipif(not Classroom().assignments(), reason="no assignment under solutions/ yet")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Classroom().assignments(), reason="no assignment under solutions/ yet")]
 
 EXPERIMENT = re.compile(r"fedlab\.experiment\(\s*['\"]([\w-]+)['\"]")
 HISTORY = re.compile(r"fedlab\.history\(\s*['\"]([\w-]+)['\"]")
@@ -103,7 +105,7 @@ def test_grades_csv_and_table(demo_class, tmp_path):
     grades = klass.grades()
     demo.write_grades(grades, tmp_path / "grades.csv")
     lines = (tmp_path / "grades.csv").read_text().splitlines()
-    assert lines[0] == "student,assignment,score,max_score"
+    assert lines[0] == "student,assignment,score,max_score,histories_flagged"
     assert len(lines) == 1 + 3 * len(klass.assignments())
     table = demo.table(grades)
     for g in grades:
@@ -229,12 +231,13 @@ def without_experiments(nb, graded_solution):
     return lean
 
 
-def full_run_history(plot_source: str):
-    """A recognisable saved full run, as fedlab.experiment writes it: 100 rounds climbing to 77 %, per group if
-    plotted so, with its provenance."""
-    accs = [round(10 + 67 * r / 99, 3) for r in range(100)]
+def full_run_history(plot_source: str, config: dict):
+    """A recognisable saved full run of an experiment with ``config`` (what its release plans), as
+    fedlab.experiment writes it: accuracies climbing to 77 %, per group if plotted so, with its provenance."""
+    count = fedlab.experiments.planned(config)
+    accs = [round(10 + 67 * r / (count - 1), 3) for r in range(count)]
     values = {str(g): accs for g in range(3)} if "plot_group_accuracy" in plot_source else accs
-    return {"values": values, "provenance": {"fedlab": fedlab.__version__, "config": {"rounds": 100},
+    return {"values": values, "provenance": {"fedlab": fedlab.__version__, "config": config, "completed": count,
                                              "wall_time_s": 3600.0, "device": "cuda (a GPU)", "quick_mode": False}}
 
 
@@ -294,7 +297,8 @@ def adversarial(demo_class, grading_env):
     files["adv8-full-run-history"], cases["adv8-full-run-history"] = solved, full
 
     for student, nb in files.items():
-        extra = {f"{h}.history.json": json.dumps(full_run_history(src)) for h, src in histories.items()}
+        plans = course_histories.plans(release_nb)
+        extra = {f"{h}.history.json": json.dumps(full_run_history(src, plans[h])) for h, src in histories.items()}
         klass.submit(student, assignment, {f"{name}.ipynb": nb, **(extra if student.startswith("adv8") else {})})
     failures = klass.autograde(assignment, env=grading_env)
     return klass, assignment, name, target, cases, failures, sorted(histories)

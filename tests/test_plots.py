@@ -63,3 +63,17 @@ def test_coverage_plot_has_one_line_per_curve_and_the_target():
     assert [line.get_label() for line in lines] == ["1/2", "1/3", "80% of the data"]
     assert lines[0].get_ydata() == pytest.approx([50, 75, 87.5])
     assert np.asarray(lines[2].get_ydata()).tolist() == [80, 80]
+
+
+def _notes(fig):
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_a_run_that_is_not_a_full_one_is_drawn_with_a_red_note_saying_why():
+    from fedlab.experiments import marked
+    fig = plots.plot_accuracy({"FedAvg": marked([99.0] * 3, "3 of 100 rounds"), "one device": [10.0, 20.0]})
+    assert _notes(fig) == ["FedAvg: NOT FROM A FULL RUN (3 of 100 rounds)"]
+    assert len(_lines(fig)) == 2
+    fig = plots.plot_group_accuracy(marked({0: [1.0, 2.0], 1: [3.0, 4.0]}, "made in quick mode"))
+    assert _notes(fig) == ["NOT FROM A FULL RUN (made in quick mode)"] and len(_lines(fig)) == 2
+    assert _notes(plots.plot_accuracy({"FedAvg": [50.0] * 100})) == []

@@ -29,6 +29,8 @@ from course.classroom import Classroom
 from course.submissions import answered
 from course.tasks import max_autograded
 
+pytestmark = pytest.mark.slow  # minutes: `make test-slow` (CI runs it after `make test`)
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_fedavg"
 MARKER = "hostile-writer-31337"  # in the argv of the detached process, to look for survivors
