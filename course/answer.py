@@ -41,12 +41,25 @@ def layer_bn_net():
         flatten=torch.nn.Flatten(), layer2=torch.nn.Linear(4 * 6 * 6, 3)))
 
 
+def fake_net():
+    """04's hidden-test net for generate_fake_weights: conv and linear weights, two BatchNorms' buffers."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, bias=True), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+                               torch.nn.Flatten(), torch.nn.Linear(64 * 4 * 4, 100), torch.nn.BatchNorm1d(100))
+
+
+def secure_net():
+    """04's hidden-test net for secure_average_weights: a small conv net with one BatchNorm."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
+
+
 class Responder:
     def __init__(self, folder: Path, namespace: dict):
         self.folder, self.ns = folder, namespace
         inputs = folder / "inputs.npz"
         self.inputs = dict(np.load(inputs, allow_pickle=False)) if inputs.exists() else {}
         self.arrays = {}
+        self.given_nets = {}  # id of a "device" fixture -> the net it was given, to see whether it was replaced
 
     # ------------------------------------------------------------------ fixtures from plain specs
 
@@ -61,20 +74,27 @@ class Responder:
         if kind == "id_dicts":  # a fresh list of the same dicts on every call, as a round loop passes them
             pool = shared.setdefault(json.dumps(spec), [{"id": i} for i in range(spec["n"])])
             return list(pool)
+        if kind == "tensor":
+            return torch.from_numpy(self.inputs[spec["array"]].copy())
+        if kind == "device":  # one device, passed on its own
+            device = self.fixture(dict(spec, fixture="devices", count=1), shared)[0]
+            self.given_nets[id(device)] = device["net"]
+            return device
         if kind == "devices":
             import fedlab
             nets = []
             for i in range(spec["count"]):
-                net = {"layer_bn": layer_bn_net, "convnet": fedlab.ConvNet, "testnetwork": fedlab.TestNetwork}[
-                    spec["net"]]()
+                net = {"layer_bn": layer_bn_net, "convnet": fedlab.ConvNet, "testnetwork": fedlab.TestNetwork,
+                       "fake": fake_net, "secure": secure_net}[spec["net"]]()
                 if spec.get("states"):
                     prefix = f"{spec['states']}|{i}|"
                     net.load_state_dict({k[len(prefix):]: torch.from_numpy(v) for k, v in self.inputs.items()
                                          if k.startswith(prefix)})
                 nets.append(net)
+            first = spec.get("first_id", 0)
             if spec.get("create"):
-                return [fedlab.create_device(net, i, self.ns["trainset"], [0]) for i, net in enumerate(nets)]
-            return [{"net": net, "id": i} for i, net in enumerate(nets)]
+                return [fedlab.create_device(net, first + i, self.ns["trainset"], [0]) for i, net in enumerate(nets)]
+            return [{"net": net, "id": first + i} for i, net in enumerate(nets)]
         raise ValueError(f"unknown fixture {kind!r}")
 
     def after(self, spec, value, shared):
@@ -87,6 +107,11 @@ class Responder:
             return [next((j for j, d in enumerate(pool) if d is item), -1) for item in value][:MAX_ITEMS]
         if kind == "devices":
             return [self.encode(d["net"].state_dict(), []) for d in value]
+        if kind == "tensor":
+            return self.encode(value, [])
+        if kind == "device":  # the net it was given, whatever the call did to the dict
+            net = self.given_nets[id(value)]
+            return {"same_net": value.get("net") is net, "state": self.encode(net.state_dict(), [])}
         return None
 
     # ------------------------------------------------------------------ answers as plain data
@@ -141,7 +166,10 @@ class Responder:
             args = [self.fixture(spec, shared) for spec in call["args"]]
             if call.get("seed") is not None and repeat == 0:
                 fedlab.seed_everything(call["seed"])
+            if call.get("torch_seed") is not None and repeat == 0:  # torch's generator alone, as 03's tests seed
+                torch.manual_seed(call["torch_seed"])
             refs = [item for arg in args if isinstance(arg, list) for item in arg]
+            refs += [arg for arg in args if isinstance(arg, dict)]  # a device passed on its own
             refs = [pool_item for pool in shared.values() for pool_item in pool] or refs
             try:
                 value = self.ns[call["function"]](*args)
