@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 import test_checks_fedavg
+import test_checks_malicious
 import test_checks_quantization
 from course import judges, sandbox
-from course.judges import fedavg, quantization
+from course.judges import fedavg, malicious, quantization
 
 ROOT = Path(__file__).resolve().parents[1]
 # assignment -> (judge, variants' module, {graded test cell: (plan, correct variants, wrong (variant, phrase))})
@@ -34,6 +35,11 @@ TABLES = {
                            test_checks_quantization.Q_WRONG),
         "test_dorefa_g": (quantization.dorefa_g_plan, test_checks_quantization.D_CORRECT,
                           test_checks_quantization.D_WRONG)}),
+    "04_malicious": (malicious, test_checks_malicious, {
+        "test_generate_fake_weights": (malicious.generate_fake_weights_plan, test_checks_malicious.FAKE_CORRECT,
+                                       test_checks_malicious.FAKE_WRONG),
+        "test_secure_average_weights": (malicious.secure_average_weights_plan, test_checks_malicious.SECURE_CORRECT,
+                                        test_checks_malicious.SECURE_WRONG)}),
 }
 IMPORTS = "import copy\nimport math\nimport random\nfrom collections import OrderedDict\n\nimport numpy as np\n" \
           "import torch\n"

@@ -22,7 +22,8 @@ from .. import sandbox
 
 ANSWER = Path(__file__).resolve().parent.parent / "answer.py"
 MAX_ANSWER_BYTES = 64 * 2**20
-JUDGES = {"01_fedavg": "fedavg", "03_quantization": "quantization"}  # assignment -> judge module of this package
+JUDGES = {"01_fedavg": "fedavg", "03_quantization": "quantization",
+          "04_malicious": "malicious"}  # assignment -> judge module of this package
 DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
                               torch.int16, torch.int32, torch.int64, torch.bool)}
 
