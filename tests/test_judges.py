@@ -8,6 +8,7 @@ expected, got, or the exception raised) and holds the variant's phrase. The unto
 every cell on every sandbox backend, and an answer that is no plain data fails its cell without
 stopping the judge.
 """
+import ast
 import inspect
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import pytest
 
 import test_checks_fedavg
 import test_checks_malicious
+import test_checks_noniid
 import test_checks_quantization
 from course import judges, sandbox
-from course.judges import fedavg, malicious, quantization
+from course.judges import fedavg, malicious, noniid, quantization
 
 ROOT = Path(__file__).resolve().parents[1]
 # assignment -> (judge, variants' module, {graded test cell: (plan, correct variants, wrong (variant, phrase))})
@@ -30,6 +32,16 @@ TABLES = {
                                  test_checks_fedavg.AVG_WRONG),
         "test_get_devices_for_round": (fedavg.get_devices_for_round_plan, test_checks_fedavg.ROUND_CORRECT,
                                        test_checks_fedavg.ROUND_WRONG)}),
+    "02_noniid": (noniid, test_checks_noniid, {  # test_group first: a wrong split may sort testset's labels
+        "test_test_group": (noniid.test_group_plan, test_checks_noniid.GROUP_TEST_CORRECT,
+                            test_checks_noniid.GROUP_TEST_WRONG),
+        "test_noniid_group_sampler": (noniid.noniid_group_sampler_plan, test_checks_noniid.SAMPLER_CORRECT,
+                                      test_checks_noniid.SAMPLER_WRONG),
+        "test_get_devices_for_round_GROUP": (noniid.get_devices_for_round_group_plan,
+                                             test_checks_noniid.GROUP_ROUND_CORRECT,
+                                             test_checks_noniid.GROUP_ROUND_WRONG),
+        "test_cifar_noniid_group_test": (noniid.cifar_noniid_group_test_plan, test_checks_noniid.SPLIT_CORRECT,
+                                         test_checks_noniid.SPLIT_WRONG)}),
     "03_quantization": (quantization, test_checks_quantization, {
         "test_quantizer": (quantization.quantizer_plan, test_checks_quantization.Q_CORRECT,
                            test_checks_quantization.Q_WRONG),
@@ -42,7 +54,7 @@ TABLES = {
                                         test_checks_malicious.SECURE_WRONG)}),
 }
 IMPORTS = "import copy\nimport math\nimport random\nfrom collections import OrderedDict\n\nimport numpy as np\n" \
-          "import torch\n"
+          "import torch\n\nimport fedlab\n"
 
 
 def release(assignment):
@@ -50,12 +62,23 @@ def release(assignment):
 
 
 def variant_sources(module):
-    """The module's functions (variants and the helpers they call) and its aliases (``quantizer = q_...``)."""
+    """The module's plain constants (``GROUPS``), functions (variants and the helpers they call, not its tests
+    or fixtures) and aliases (``quantizer = q_...``); the notebook's own trainset and testset stay."""
+    constants = [f"{name} = {obj!r}" for name, obj in vars(module).items()
+                 if name.isupper() and isinstance(obj, (int, float, str, list, tuple)) and _literal(obj)]
     functions = [(name, obj) for name, obj in vars(module).items()
                  if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("test_")]
-    sources = [inspect.getsource(obj) for name, obj in functions if obj.__name__ == name]
+    sources = [source for name, obj in functions if obj.__name__ == name
+               and not (source := inspect.getsource(obj)).startswith("@")]
     sources += [f"{name} = {obj.__name__}" for name, obj in functions if obj.__name__ != name]
-    return IMPORTS + "\n\n" + "\n\n".join(sources)
+    return IMPORTS + "\n" + "\n".join(constants) + "\n\n\n" + "\n\n".join(sources)
+
+
+def _literal(obj):
+    try:
+        return ast.literal_eval(repr(obj)) == obj
+    except (ValueError, SyntaxError):
+        return False
 
 
 def submission(folder, assignment, sources):
