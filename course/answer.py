@@ -8,6 +8,7 @@ specs and on plain arguments) and writes what came back to ``FOLDER/answers.json
 with the student's code in its process, so the judge trusts nothing here it can check itself.
 Standalone on purpose: the sandbox sees this file, fedlab and the environment, not the course.
 """
+import ast
 import json
 import sys
 import time
@@ -215,14 +216,28 @@ class Responder:
         (self.folder / "answers.json").write_text(json.dumps(results))
 
 
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.Assign, ast.FunctionDef, ast.ClassDef)
+
+
+def _defines_only(source):
+    """True for a cell of imports and definitions (02's ``GROUP_CLASSES``), which the solutions may use."""
+    try:
+        return all(isinstance(node, DEFINITIONS) for node in ast.parse(source).body)
+    except SyntaxError:
+        return False
+
+
 def cells(notebook: Path):
-    """The setup cell and the solution code cells, in order: ``[(grade_id, source)]``."""
+    """The setup cell, the locked cells that only define, and the solution code cells, in order."""
     nb = json.loads(notebook.read_text())
     found = []
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
-            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] != "code" or "grade_id" not in meta:
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if meta["grade_id"] == "setup" or meta.get("solution") or (
+                meta.get("locked") and not meta.get("grade") and _defines_only(source)):
             found.append((meta["grade_id"], source))
     return found
 

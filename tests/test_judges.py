@@ -138,6 +138,15 @@ def test_every_judge_is_registered_and_has_a_plan_per_graded_test_cell():
         assert set(judge.PLANS) == graded == set(table), assignment
 
 
+@pytest.mark.parametrize("assignment", list(TABLES))
+def test_the_solution_passes_every_cell(assignment):
+    """The instructor's solution as a submission: its functions, with the notebook's own definitions (02's groups)."""
+    solution = ROOT / "solutions" / assignment / release(assignment).name
+    plans = TABLES[assignment][0].PLANS
+    found = judges.ask(solution, {cell: plan() for cell, plan in plans.items()})
+    assert {cell: verdict.message for cell, verdict in found.items() if not verdict.passed} == {}
+
+
 @pytest.mark.parametrize("backend", ["unshare", "bwrap"])
 @pytest.mark.parametrize("assignment", list(TABLES))
 def test_the_untouched_release_fails_every_cell(assignment, backend):
