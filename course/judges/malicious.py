@@ -54,12 +54,13 @@ def generate_fake_weights_plan(name="generate_fake_weights") -> Plan:
         back = visible.result(used, name)
         assert isinstance(back, Ref), f"{used}: expected the device itself back, the one it was given, got " \
                                       f"{type_name(back)}"
-        found = [_expect_fake(answer, net, seed, kind, name) for answer, net, (seed, kind) in zip(rest, nets, FAKE_CASES)]
+        found = [_expect_fake(answer, net, seed, kind, name)
+                 for answer, net, (seed, kind) in zip(rest, nets, FAKE_CASES)]
         first, again = found[0], found[1]
         assert all(torch.equal(v, again[k]) for k, v in first.items()), \
-            f"generate_fake_weights twice after fedlab.seed_everything({FAKE_CASES[0][0]}): expected the same weights " \
-            f"both times, got other weights the second time (draw from a generator that fedlab.seed_everything " \
-            f"seeds, e.g. torch.randn)"
+            f"generate_fake_weights twice after fedlab.seed_everything({FAKE_CASES[0][0]}): expected the same " \
+            f"weights both times, got other weights the second time (draw from a generator that " \
+            f"fedlab.seed_everything seeds, e.g. torch.randn)"
 
     return Plan(calls, verdict, arrays)
 

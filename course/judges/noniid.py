@@ -65,9 +65,10 @@ def _parts(answer, targets, used, name):
         f"{used}: expected the int device ids 0..{NUM_DEVICES - 1} as keys, got {len(keys)} keys: {keys[:5]} ..."
     if targets is not None:
         after = {key: decode(node, answer.arrays) for key, node in answer.after[0].items()}
+        shown = after["targets"].tolist()[:8] if hasattr(after["targets"], "tolist") else type_name(after["targets"])
         assert all(hasattr(after[key], "tolist") and after[key].tolist() == targets for key in ("targets", "labels")), \
             f"{used}: expected the data set left as it was, {targets[:8]} ..., got its labels changed, sorted or " \
-            f"replaced: {str(getattr(after['targets'], 'tolist', list)()[:8])} ..."
+            f"replaced: {shown} ..."
     out = {}
     for d, idxs in parts.items():
         assert not isinstance(idxs, ReadOnce), \
@@ -151,7 +152,8 @@ def noniid_group_sampler_plan(name="noniid_group_sampler") -> Plan:
         used = _sampler_used(1000, 7, 33)
         parts = _parts(first, small, used, name)
         assert all(len(set(v)) == 7 == len(v) for v in parts.values()), \
-            f"{used}: expected 7 distinct indices for every device, got sizes {sorted({len(v) for v in parts.values()})}"
+            f"{used}: expected 7 distinct indices for every device, got sizes " \
+            f"{sorted({len(v) for v in parts.values()})}"
         assert parts == _parts(second, small, used, name), \
             f"{used}, twice: expected the same result both times, got two different ones (draw with random, " \
             f"np.random or torch, which fedlab.seed_everything seeds; not with an unseeded np.random.default_rng())"
@@ -246,12 +248,14 @@ def cifar_noniid_group_test_plan(name="cifar_noniid_group_test") -> Plan:
         split = _expect_split(visible, list(targets), "this notebook's testset", name)
         count = sum(len(split[g]) for g in GROUPS)
         assert count == len(targets), \
-            f"cifar_noniid_group_test(testset): expected all {len(targets)} test images in the three groups, got {count}"
+            f"cifar_noniid_group_test(testset): expected all {len(targets)} test images in the three groups, " \
+            f"got {count}"
         _expect_split(few, SPLIT_LABELS, f"a data set with labels {SPLIT_LABELS}", name)
         _expect_split(random, random_labels.tolist(), "a data set of 2000 random labels", name)
         if source == "cifar":
             sizes = [len(split[g]) for g in GROUPS]
-            assert sizes == [4000, 3000, 3000], f"CIFAR-10's test set: expected 4000 / 3000 / 3000 per group, got {sizes}"
+            assert sizes == [4000, 3000, 3000], \
+                f"CIFAR-10's test set: expected 4000 / 3000 / 3000 per group, got {sizes}"
 
     return Plan(calls, verdict, arrays)
 

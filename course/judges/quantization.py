@@ -13,8 +13,9 @@ NOTEBOOK = "quantization.ipynb"
 
 Q_HINT = "round every entry to the nearest multiple of 1 / (2**nbit - 1): 2**nbit levels from 0 to 1 are " \
          "2**nbit - 1 steps apart, so 0 and 1 stay"
-D_HINT = "w_q = 2s * (quantizer(w / (2s) + 1/2 + N, nbit) - 1/2) with N = (torch.rand(w.shape) - 0.5) / (2**nbit - 1): " \
-         "every entry gets its own centred noise, drawn in one call with w's shape, which makes w_q unbiased"
+D_HINT = "w_q = 2s * (quantizer(w / (2s) + 1/2 + N, nbit) - 1/2) with " \
+         "N = (torch.rand(w.shape) - 0.5) / (2**nbit - 1): every entry gets its own centred noise, drawn in one " \
+         "call with w's shape, which makes w_q unbiased"
 
 
 def _tensor_arg(name):
@@ -31,7 +32,8 @@ def _tensor_result(got, shape, used, what="a tensor"):
     assert got.dtype == torch.float32, \
         f"{used}: expected a float32 tensor, like the input, got {got.dtype} (stay in torch; numpy or Python " \
         f"numbers give float64)"
-    assert tuple(got.shape) == tuple(shape), f"{used}: expected the input's shape {tuple(shape)}, got {tuple(got.shape)}"
+    assert tuple(got.shape) == tuple(shape), \
+        f"{used}: expected the input's shape {tuple(shape)}, got {tuple(got.shape)}"
     return got
 
 
@@ -69,7 +71,8 @@ def quantizer_plan(name="quantizer") -> Plan:
             f"{used}: expected a torch tensor of shape (3,), got {type_name(got)} {tuple(getattr(got, 'shape', ()))}"
         for answer, x, (seed, shape, nbit) in zip(rest, inputs, Q_CASES):
             levels = 2 ** nbit - 1
-            used = f"quantizer(x, {nbit}) with x = torch.rand({shape}) from seed {seed}, its first entry 0 and its last 1"
+            used = f"quantizer(x, {nbit}) with x = torch.rand({shape}) from seed {seed}, its first entry 0 and " \
+                   f"its last 1"
             got = answer.result(used, name)
             _unchanged(answer, x, used)
             _tensor_result(got, shape, used)
