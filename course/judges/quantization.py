@@ -68,7 +68,8 @@ def quantizer_plan(name="quantizer") -> Plan:
         used = "quantizer(torch.tensor([0.0, 0.4, 1.0]), 1)"
         got = first.result(used, name)
         assert torch.is_tensor(got) and tuple(got.shape) == (3,), \
-            f"{used}: expected a torch tensor of shape (3,), got {type_name(got)} {tuple(getattr(got, 'shape', ()))}"
+            f"{used}: expected a torch tensor of shape (3,), got " \
+            f"{f'shape {tuple(got.shape)}' if torch.is_tensor(got) else type_name(got)}"
         for answer, x, (seed, shape, nbit) in zip(rest, inputs, Q_CASES):
             levels = 2 ** nbit - 1
             used = f"quantizer(x, {nbit}) with x = torch.rand({shape}) from seed {seed}, its first entry 0 and " \
