@@ -8,8 +8,10 @@ specs and on plain arguments) and writes what came back to ``FOLDER/answers.json
 with the student's code in its process, so the judge trusts nothing here it can check itself.
 Standalone on purpose: the sandbox sees this file, fedlab and the environment, not the course.
 """
+import ast
 import json
 import sys
+import time
 import traceback
 from collections import OrderedDict
 from pathlib import Path
@@ -21,16 +23,19 @@ MAX_ITEMS = 200_000  # items read from one iterator, elements kept of one answer
 
 
 class Labels:
-    """A data set of ``n`` labels (no images), shaped like the course's data sets."""
+    """A data set of labels (no images), shaped like the course's data sets; ``images=False``: loading one fails."""
 
-    def __init__(self, n):
-        self.targets = [i % 10 for i in range(n)]
+    def __init__(self, targets, images=True):
+        self.targets, self.images = list(targets), images
         self.labels = torch.tensor(self.targets)
 
     def __len__(self):
         return len(self.targets)
 
     def __getitem__(self, i):
+        if not self.images:  # 02's hidden tests: a sampler reads dataset.targets
+            raise AssertionError(f"noniid_group_sampler loaded dataset[{i}]: expected the labels read from "
+                                 f"dataset.targets, without loading images")
         return torch.zeros(3, 32, 32), self.targets[i]
 
 
@@ -41,52 +46,98 @@ def layer_bn_net():
         flatten=torch.nn.Flatten(), layer2=torch.nn.Linear(4 * 6 * 6, 3)))
 
 
+def fake_net():
+    """04's hidden-test net for generate_fake_weights: conv and linear weights, two BatchNorms' buffers."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, bias=True), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+                               torch.nn.Flatten(), torch.nn.Linear(64 * 4 * 4, 100), torch.nn.BatchNorm1d(100))
+
+
+def answering_net():
+    """02's hidden-test net for test_group: the judge zeroes its Linear and sets one BatchNorm running mean."""
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10), torch.nn.BatchNorm1d(10),
+                               torch.nn.ReLU())
+
+
+def secure_net():
+    """04's hidden-test net for secure_average_weights: a small conv net with one BatchNorm."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
+
+
 class Responder:
     def __init__(self, folder: Path, namespace: dict):
         self.folder, self.ns = folder, namespace
         inputs = folder / "inputs.npz"
         self.inputs = dict(np.load(inputs, allow_pickle=False)) if inputs.exists() else {}
         self.arrays = {}
+        self.given_nets = {}  # id of a "device" fixture -> the net it was given, to see whether it was replaced
+        self.kept = {}  # "keep" fixtures of the call being answered: the same object on every repeat
 
     # ------------------------------------------------------------------ fixtures from plain specs
 
-    def fixture(self, spec, shared):
+    def fixture(self, spec, shared, repeat=0):
         if not isinstance(spec, dict) or "fixture" not in spec:
             return spec  # a plain argument (number, string, list)
         kind = spec["fixture"]
         if kind == "labels":
-            return Labels(spec["n"])
-        if kind == "trainset":
-            return self.ns["trainset"]
+            targets = self.inputs[spec["array"]].tolist() if "array" in spec else [i % 10 for i in range(spec["n"])]
+            return Labels(targets, images=spec.get("images", True))
+        if kind in ("trainset", "testset"):
+            return self.ns[kind]
+        if kind == "int_keys":  # a dict with int keys, which JSON cannot carry: [[key, value], ...]
+            return {int(k): v for k, v in spec["items"]}
+        if kind == "repeat":  # 1, 2, ... : the call's number, as a round or epoch counter
+            return repeat + 1
         if kind == "id_dicts":  # a fresh list of the same dicts on every call, as a round loop passes them
             pool = shared.setdefault(json.dumps(spec), [{"id": i} for i in range(spec["n"])])
             return list(pool)
+        if kind == "tensor":
+            return torch.from_numpy(self.inputs[spec["array"]].copy())
+        if kind == "device":  # one device, passed on its own; with "keep", the same one on every repeat
+            if spec.get("keep") and json.dumps(spec) in self.kept:
+                return self.kept[json.dumps(spec)]
+            device = self.fixture(dict(spec, fixture="devices", count=1), shared)[0]
+            self.kept[json.dumps(spec)] = device
+            self.given_nets[id(device)] = device["net"]
+            return device
         if kind == "devices":
             import fedlab
             nets = []
             for i in range(spec["count"]):
-                net = {"layer_bn": layer_bn_net, "convnet": fedlab.ConvNet, "testnetwork": fedlab.TestNetwork}[
-                    spec["net"]]()
+                net = {"layer_bn": layer_bn_net, "convnet": fedlab.ConvNet, "testnetwork": fedlab.TestNetwork,
+                       "fake": fake_net, "secure": secure_net, "answering": answering_net}[spec["net"]]()
                 if spec.get("states"):
                     prefix = f"{spec['states']}|{i}|"
                     net.load_state_dict({k[len(prefix):]: torch.from_numpy(v) for k, v in self.inputs.items()
                                          if k.startswith(prefix)})
                 nets.append(net)
+            first = spec.get("first_id", 0)
             if spec.get("create"):
-                return [fedlab.create_device(net, i, self.ns["trainset"], [0]) for i, net in enumerate(nets)]
-            return [{"net": net, "id": i} for i, net in enumerate(nets)]
+                data = self.ns[spec.get("data", "trainset")]
+                return [fedlab.create_device(net, first + i, data, [0]) for i, net in enumerate(nets)]
+            return [{"net": net, "id": first + i} for i, net in enumerate(nets)]
         raise ValueError(f"unknown fixture {kind!r}")
 
     def after(self, spec, value, shared):
         """What the judge needs to see whether the call changed its input."""
         kind = spec.get("fixture") if isinstance(spec, dict) else None
+        if kind == "labels" and spec.get("as_arrays"):  # 50,000 labels: through answers.npz, not JSON
+            return {"targets": self.encode(np.asarray(value.targets), []), "labels": self.encode(value.labels, [])}
         if kind == "labels":
             return {"targets": [int(t) for t in value.targets], "labels": value.labels.tolist()}
+        if kind == "testset":
+            return {"targets": [int(t) for t in value.targets]}
         if kind == "id_dicts":
             pool = shared[json.dumps(spec)]
             return [next((j for j, d in enumerate(pool) if d is item), -1) for item in value][:MAX_ITEMS]
         if kind == "devices":
             return [self.encode(d["net"].state_dict(), []) for d in value]
+        if kind == "tensor":
+            return self.encode(value, [])
+        if kind == "device":  # the net it was given, whatever the call did to the dict
+            net = self.given_nets[id(value)]
+            return {"same_net": value.get("net") is net, "state": self.encode(net.state_dict(), []),
+                    "entries": {key: self.encode(value.get(key), []) for key in spec.get("report", [])}}
         return None
 
     # ------------------------------------------------------------------ answers as plain data
@@ -126,6 +177,10 @@ class Responder:
                                                              self.encode(v, refs, depth + 1)] for k, v in items]}
         if isinstance(obj, (list, tuple)) and all(type(v) is int for v in obj):  # indices: kept compact
             return {"kind": "list" if isinstance(obj, list) else "tuple", "type": kind, "ints": list(obj[:MAX_ITEMS])}
+        positions = [next((j for j, ref in enumerate(refs) if v is ref), -1) for v in obj[:MAX_ITEMS]] \
+            if isinstance(obj, (list, tuple)) and obj and any(obj[0] is ref for ref in refs) else []
+        if positions and min(positions) >= 0:  # fixture items (chosen devices): kept compact too
+            return {"kind": "list" if isinstance(obj, list) else "tuple", "type": kind, "refs": positions}
         if isinstance(obj, (list, tuple)):
             return {"kind": "list" if isinstance(obj, list) else "tuple", "type": kind,
                     "items": [self.encode(v, refs, depth + 1) for v in obj[:MAX_ITEMS]]}
@@ -136,16 +191,21 @@ class Responder:
 
     def answer(self, call) -> dict:
         import fedlab
-        shared, answers = {}, []
+        shared, answers, self.kept = {}, [], {}
         for repeat in range(call.get("repeat", 1)):  # seeded once: the repeats draw on, as rounds do
-            args = [self.fixture(spec, shared) for spec in call["args"]]
+            args = [self.fixture(spec, shared, repeat) for spec in call["args"]]
             if call.get("seed") is not None and repeat == 0:
                 fedlab.seed_everything(call["seed"])
+            if call.get("torch_seed") is not None and repeat == 0:  # torch's generator alone, as 03's tests seed
+                torch.manual_seed(call["torch_seed"])
             refs = [item for arg in args if isinstance(arg, list) for item in arg]
+            refs += [arg for arg in args if isinstance(arg, dict)]  # a device passed on its own
             refs = [pool_item for pool in shared.values() for pool_item in pool] or refs
             try:
+                start = time.perf_counter()
                 value = self.ns[call["function"]](*args)
-                answers.append({"value": self.encode(value, refs)})
+                elapsed = time.perf_counter() - start  # only ever a reason to fail: the judge cannot time it itself
+                answers.append({"value": self.encode(value, refs), "elapsed": elapsed})
             except Exception as err:  # the student's function raised: the judge says so with the input used
                 answers.append({"error": {"type": type(err).__name__, "message": str(err)[:500]}})
             answers[-1]["after"] = [self.after(spec, arg, shared) for spec, arg in zip(call["args"], args)]
@@ -156,14 +216,28 @@ class Responder:
         (self.folder / "answers.json").write_text(json.dumps(results))
 
 
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.Assign, ast.FunctionDef, ast.ClassDef)
+
+
+def _defines_only(source):
+    """True for a cell of imports and definitions (02's ``GROUP_CLASSES``), which the solutions may use."""
+    try:
+        return all(isinstance(node, DEFINITIONS) for node in ast.parse(source).body)
+    except SyntaxError:
+        return False
+
+
 def cells(notebook: Path):
-    """The setup cell and the solution code cells, in order: ``[(grade_id, source)]``."""
+    """The setup cell, the locked cells that only define, and the solution code cells, in order."""
     nb = json.loads(notebook.read_text())
     found = []
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
-            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] != "code" or "grade_id" not in meta:
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if meta["grade_id"] == "setup" or meta.get("solution") or (
+                meta.get("locked") and not meta.get("grade") and _defines_only(source)):
             found.append((meta["grade_id"], source))
     return found
 

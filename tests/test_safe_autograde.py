@@ -10,7 +10,8 @@ error, killing its parent and every process it can reach, edited test-cell metad
 that is a link to the solution. Each gets its expected grade; the honest student keeps full marks;
 nothing reaches the gradebook, the solutions or the other student, no process outlives grading, and
 no hidden test reaches a notebook or feedback. Two cheap tests look at the parts on their own: the
-reset from the release, and a notebook's run in its sandbox on each backend.
+reset from the release, and a notebook's run in its sandbox on each backend. One more grades an honest
+submission to 03 through its own judge to full marks.
 """
 import copy
 import hashlib
@@ -253,3 +254,23 @@ def test_a_notebook_runs_in_its_sandbox_on_every_backend(backend, tmp_path):
     assert ran.cells[0].outputs[0].text == f"{sandbox.INSIDE} 42\n"
     assert ran.cells[1].outputs[0].ename == "ZeroDivisionError"
     assert ran.cells[2].outputs[0].text == "after the error\n"
+
+
+def test_an_honest_submission_to_03_gets_full_marks_through_its_judge(tmp_path):
+    """Assignment 03 is graded by course/judges/quantization.py: the honest student's cells pass there, the
+    gradebook holds full marks, and the graded notebook holds none of the hidden tests."""
+    assignment = "03_quantization"
+    klass = Classroom.create(tmp_path / "class")
+    klass.release(assignment)
+    release = klass.released(assignment)["quantization"]
+    source = klass.source(assignment)["quantization"]
+    honest = answered(release, source)
+    klass.submit("honest", assignment, {"quantization.ipynb": honest})
+    proc = subprocess.run([sys.executable, "-m", "course", "autograde", assignment, "--class-dir", str(klass.root)],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, FEDLAB_QUICK="1"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {g.student: g.score for g in klass.grades()} == {"honest": max_autograded(source)}, proc.stdout
+    assert set(klass.cell_scores("honest", assignment)) >= {"test_quantizer", "test_dorefa_g"}
+    graded = (klass.root / "autograded" / "honest" / assignment / "quantization.ipynb").read_text()
+    hidden = [line for line in hidden_lines(source) if line not in nbformat.writes(honest)]  # not the student's
+    assert hidden and not [line for line in hidden if line in graded or json.dumps(line)[1:-1] in graded]

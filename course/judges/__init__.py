@@ -22,7 +22,8 @@ from .. import sandbox
 
 ANSWER = Path(__file__).resolve().parent.parent / "answer.py"
 MAX_ANSWER_BYTES = 64 * 2**20
-JUDGES = {"01_fedavg": "fedavg"}  # assignment -> judge module of this package
+JUDGES = {"01_fedavg": "fedavg", "02_noniid": "noniid", "03_quantization": "quantization",
+          "04_malicious": "malicious"}  # assignment -> judge module of this package
 DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
                               torch.int16, torch.int32, torch.int64, torch.bool)}
 
@@ -106,6 +107,9 @@ def decode(node, arrays):
         if "ints" in node:
             _need(isinstance(node["ints"], list) and all(type(v) is int for v in node["ints"]), "ints that are not")
             items = node["ints"]
+        elif "refs" in node:
+            _need(isinstance(node["refs"], list) and all(type(v) is int for v in node["refs"]), "refs that are not")
+            items = [Ref(v) for v in node["refs"]]
         else:
             _need(isinstance(node.get("items"), list), "a sequence without items")
             items = [decode(v, arrays) for v in node["items"]]
@@ -127,6 +131,7 @@ class Answer:
     error: tuple = None          # (exception type name, message)
     after: list = field(default_factory=list)
     arrays: dict = field(default_factory=dict)  # what ``after``'s tensors refer to (decode them with it)
+    elapsed: float = None  # seconds the call took as timed inside: used only to fail a call too slow
 
     def result(self, used, function):
         """The value, or an AssertionError saying which input made the function raise what."""
@@ -151,7 +156,10 @@ def answers(raw, arrays) -> list:
                 found.append(Answer(error=(err["type"][:80], err["message"][:500]), after=one.get("after", []),
                                     arrays=arrays))
             else:
-                found.append(Answer(decode(one.get("value"), arrays), after=one.get("after", []), arrays=arrays))
+                elapsed = one.get("elapsed")
+                _need(elapsed is None or type(elapsed) in (int, float), "a time that is not a number")
+                found.append(Answer(decode(one.get("value"), arrays), after=one.get("after", []), arrays=arrays,
+                                    elapsed=elapsed))
         calls.append(found)
     return calls
 

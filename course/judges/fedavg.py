@@ -219,9 +219,9 @@ def _round_used(n, pct, seed):
            f"fedlab.seed_everything({seed})"
 
 
-def _chosen_ids(answer, n, used):
-    """The ids of the chosen devices, after the checks of the answer's form and of the list left alone."""
-    chosen = answer.result(used, "get_devices_for_round")
+def _chosen_ids(answer, n, used, function="get_devices_for_round"):
+    """The ids of the chosen devices, after the checks of the answer's form and of the list left alone (02 too)."""
+    chosen = answer.result(used, function)
     assert isinstance(chosen, (list, tuple)), \
         f"{used}: expected a list of devices, got {type_name(chosen)}" + \
         (", which can be read only once (wrap a map or generator in list(...))" if isinstance(chosen, ReadOnce) else "")
