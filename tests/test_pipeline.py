@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 import fedlab
-from course import demo
+from course import demo, judges
 from course import histories as course_histories
 from course.classroom import COURSE, Classroom
 from course.submissions import answered
@@ -141,7 +141,10 @@ def test_feedback_shows_results_and_messages_but_not_hidden_tests(demo_class):
             assert secret, f"{assignment}/{name} has no hidden tests"
             graded = nbformat.read(klass.root / "autograded/partial" / assignment / f"{name}.ipynb", as_version=4)
             graded_text = "\n".join(c.source for c in graded.cells)
-            assert all(line in graded_text for line in secret)  # nbgrader restored them for grading
+            if judges.judge(assignment):  # judged outside: hidden-test code never enters the graded notebook
+                assert not [line for line in secret if line in graded_text], assignment
+            else:
+                assert all(line in graded_text for line in secret)  # nbgrader restored them for grading
             page = text_of((klass.root / "feedback/partial" / assignment / f"{name}.html").read_text())
             handed_in = nbformat.read(klass.root / "submitted/partial" / assignment / f"{name}.ipynb", as_version=4)
             own = {line.strip() for c in handed_in.cells for line in c.source.split("\n")}
