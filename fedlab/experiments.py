@@ -30,8 +30,8 @@ class MarkedDict(dict):
 
 
 def marked(values, reason):
-    """``values`` carrying ``reason`` for :mod:`fedlab.plots`, or ``values`` as they are when reason is None."""
-    if reason is None or not isinstance(values, (list, dict)):
+    """``values`` carrying ``reason`` for :mod:`fedlab.plots`, or ``values`` as they are without a reason."""
+    if not reason or not isinstance(values, (list, dict)):
         return values
     out = MarkedList(values) if isinstance(values, list) else MarkedDict(values)
     out.not_full_run = reason
@@ -51,9 +51,9 @@ def planned(config: dict):
     """
     if isinstance(config.get("rounds"), int):
         return config["rounds"]
-    if isinstance(config.get("epochs"), int) and isinstance(config.get("test_every", 1), int) \
-            and config.get("test_every", 1) > 0:
-        return math.ceil(config["epochs"] / config.get("test_every", 1))
+    every = config.get("test_every", 1)
+    if isinstance(config.get("epochs"), int) and isinstance(every, int) and every > 0:
+        return math.ceil(config["epochs"] / every)
     return None
 
 

@@ -2,6 +2,8 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .experiments import marked
+
 
 def _runs(runs):
     """Accept one list of accuracies or a {label: accuracies} dict."""
@@ -19,10 +21,10 @@ def plot_accuracy(runs, title="Test accuracy per round", xlabel="round", every=1
     fig, ax = plt.subplots(figsize=(7, 4))
     runs = _runs(runs)
     notes = [(label, getattr(accs, "not_full_run", "")) for label, accs in runs.items()]
-    notes += [("", runs.not_full_run)] if getattr(runs, "not_full_run", "") else []  # one run's groups (02)
+    notes.append(("", getattr(runs, "not_full_run", "")))  # one run's groups (02)
     for label, accs in runs.items():
         ax.plot(np.arange(1, len(accs) + 1) * every, accs, label=label or None)
-    for row, (label, reason) in enumerate((label, reason) for label, reason in notes if reason):
+    for row, (label, reason) in enumerate([note for note in notes if note[1]]):
         ax.annotate(f"{label + ': ' if label else ''}NOT FROM A FULL RUN ({reason})", xy=(0.02, 0.03 + 0.07 * row),
                     xycoords="axes fraction", color="red", fontsize=9, fontweight="bold")
     ax.set(title=title, xlabel=xlabel, ylabel="test accuracy (%)")
@@ -34,9 +36,8 @@ def plot_accuracy(runs, title="Test accuracy per round", xlabel="round", every=1
 
 def plot_group_accuracy(group_accs, title="Test accuracy per group", xlabel="round"):
     """One line per group from ``{group: [accuracy per round]}``; marked as ``group_accs`` is."""
-    from .experiments import marked
     groups = {f"group {g}": accs for g, accs in group_accs.items()}
-    return plot_accuracy(marked(groups, getattr(group_accs, "not_full_run", "") or None), title=title, xlabel=xlabel)
+    return plot_accuracy(marked(groups, getattr(group_accs, "not_full_run", "")), title=title, xlabel=xlabel)
 
 
 def plot_client_samples(client_idxs, dataset_size, title="Which samples each client holds"):

@@ -3,10 +3,10 @@
 nbgrader stops a cell after 60 s and CI has minutes, not hours, for a notebook; the course aims
 at under 10 s a cell (``benchmarks/notebook_cells.py`` measures it). In quick mode every loop
 driven by :func:`fedlab.trange` (rounds, a lone device's epochs, a round's local epochs) runs one
-step, and ``train`` (on 32 images of each batch) and ``evaluate`` run one batch inside such a loop (or a live client's round,
-:func:`inside`); outside it they, and other
-loops (the live server's rounds), stop after two steps. Data sizes and
-indices are untouched, so student code sees what it would see in a full run.
+step, and ``train`` (on 32 images of each batch) and ``evaluate`` run one batch inside such a
+loop or a live client's round (:func:`inside`); outside it they, and other loops (the live
+server's rounds), stop after two steps. Data sizes and indices are untouched, so student code
+sees what it would see in a full run.
 """
 import contextlib
 import os
