@@ -6,8 +6,9 @@ read-only, and a writable scratch copy of the one submission at ``/submission``;
 class folder or the repository (no gradebook, no ``solutions/``, no other submission, no ``course/``).
 It has no network (loopback only, for a kernel's sockets), its own PID namespace (every process
 started inside, detached or not, dies when the command ends), no capabilities, and limits on CPU time,
-memory, file size, wall time and output bytes.
+memory, file size, processes (a fork bomb stops at its limit), wall time and output bytes.
 """
+import contextlib
 import functools
 import os
 import shlex
@@ -46,6 +47,7 @@ class Limits:
     output_bytes: int = 1_000_000
     file_mb: int = 512          # the largest file it may write
     scratch_mb: int = 256       # /tmp and the sandbox's own root
+    processes: int = 512        # processes and threads it may add to the grader's own (a kernel uses ~40)
 
 
 @dataclass
@@ -127,9 +129,57 @@ def inside_env(extra=None) -> dict:
     return env
 
 
+def _tasks() -> int:
+    """Processes and threads this user runs now: RLIMIT_NPROC counts them all, from the kernel's side."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == os.getuid():
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
 def _limits(limits: Limits) -> list:
     return ["prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_mb * 2**20}",
-            f"--fsize={limits.file_mb * 2**20}", "--core=0", "--"]
+            f"--fsize={limits.file_mb * 2**20}", f"--nproc={_tasks() + limits.processes}", "--core=0", "--"]
+
+
+PIDS_HIERARCHIES = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")]  # cgroup v1's pids, v2's root
+
+
+@contextlib.contextmanager
+def _pids_group(limits: Limits):
+    """A pids cgroup of ``limits.processes`` tasks for a grader running as root, where it can make one.
+
+    RLIMIT_NPROC never binds root (the kernel exempts uid 0), so as root the process limit needs a cgroup;
+    for any other user prlimit's --nproc holds it. Yields a command prefix that moves the sandbox into it.
+    """
+    group = None
+    if os.getuid() == 0:
+        for parent in PIDS_HIERARCHIES:
+            try:
+                candidate = parent / f"fedlab-sandbox-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+                candidate.mkdir()
+            except OSError:
+                continue
+            if (candidate / "pids.max").exists():
+                (candidate / "pids.max").write_text(str(limits.processes))
+                group = candidate
+                break
+            candidate.rmdir()
+    try:
+        yield [] if group is None else \
+            ["sh", "-c", f'echo $$ > {shlex.quote(str(group / "cgroup.procs"))} && exec "$@"', "sh"]
+    finally:
+        for _ in range(100) if group else ():  # empty once everything inside is gone
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)
 
 
 def _bwrap(command, scratch, limits, env, ro):
@@ -207,12 +257,12 @@ def run(command: list, scratch: Path, limits: Limits = Limits(), env=None, unsan
                                      f"so submissions cannot be graded safely: {HOW_TO_GET_ONE}")
         if not all(os.path.exists(p) for p in ro):
             raise ValueError(f"run(bind={list(bind)!r}): every path must exist")
-    with tempfile.TemporaryDirectory(prefix="sandbox-root-") as root:
+    with tempfile.TemporaryDirectory(prefix="sandbox-root-") as root, _pids_group(limits) as enter:
         if backend == "bwrap":
             args = _bwrap(command, scratch, limits, inside_env(env), ro)
         elif backend == "unshare":
             args = _unshare(command, scratch, limits, inside_env(env), ro, root)
-        return _supervise(args, scratch, limits, backend)
+        return _supervise(enter + args, scratch, limits, backend)
 
 
 def _supervise(args, cwd, limits, backend) -> Result:

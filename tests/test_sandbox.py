@@ -132,6 +132,27 @@ def test_wall_time_output_and_cpu_limits_stop_it_and_say_so(classroom, backend):
     assert busy.returncode != 0 and not busy.timed_out and busy.wall_s < 10
 
 
+def test_a_fork_bomb_stops_at_the_process_limit(classroom, backend):
+    """Processes inside are limited in number: the bomb's forks fail, the rest of the machine is untouched.
+    Bounded at 400 so that a sandbox without the limit fails the test instead of the machine."""
+    _, scratch = classroom
+    code = ("import os, time\n"
+            "started = 0\n"
+            "for _ in range(400):\n"
+            "    try:\n"
+            "        pid = os.fork()\n"
+            "    except OSError as err:\n"
+            "        print('refused', err.strerror); break\n"
+            "    if pid == 0:\n"
+            "        time.sleep(30); os._exit(0)\n"
+            "    started += 1\n"
+            "print('started', started, flush=True)\n")
+    result = inside(code, scratch, backend, processes=50, wall_s=20)
+    assert "refused" in result.output, result.output
+    started = int(result.output.split("started ")[1].split()[0])
+    assert started < 50, result.output
+
+
 def test_without_a_tool_grading_refuses_and_says_how_to_get_one(classroom, monkeypatch, tmp_path):
     _, scratch = classroom
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # neither bwrap nor unshare can be found
