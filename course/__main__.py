@@ -9,19 +9,21 @@ from .classroom import Classroom
 from .sandbox import SandboxUnavailable
 
 
-def autograde(assignment: str, student=None, class_dir=None, unsandboxed=False) -> int:
+def autograde(assignment: str, student=None, class_dir=None, unsandboxed=False,
+              notebook_timeout=safe_grade.NOTEBOOK_TIMEOUT_S) -> int:
     """Grade the submissions of ``assignment`` (all, or ``student``'s); print their scores.
 
     ``class_dir``: a class folder made by :meth:`Classroom.create` (the demo class, a test class) instead of
-    the course's own. An assignment with a judge (course/judges) is graded safely (course/safe_grade.py);
-    ``unsandboxed`` runs its submissions without a sandbox.
+    the course's own. Every submission runs in a sandbox and its judge scores it (course/safe_grade.py);
+    ``unsandboxed`` runs its submissions without a sandbox; ``notebook_timeout`` bounds each notebook's run.
     """
     course = Classroom(class_dir) if class_dir else Classroom()
     if assignment not in course.assignments():
         print(f"no assignment {assignment!r}; the course has {', '.join(course.assignments())}", file=sys.stderr)
         return 2
     try:
-        failures = safe_grade.grade(course, assignment, student, unsandboxed=unsandboxed)
+        failures = safe_grade.autograde(course, assignment, student, unsandboxed=unsandboxed,
+                                        notebook_timeout=notebook_timeout)
     except SandboxUnavailable as err:
         print(err, file=sys.stderr)
         return 2
@@ -30,6 +32,12 @@ def autograde(assignment: str, student=None, class_dir=None, unsandboxed=False) 
     for who, why in failures.items():
         print(f"NOT GRADED {who}: {why}")
     return 1 if failures else 0
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of seconds, at least 1, e.g. 900")
+    return int(text)
 
 
 def main(argv=None) -> int:
@@ -47,6 +55,9 @@ def main(argv=None) -> int:
     grade.add_argument("--unsandboxed", action="store_true",
                        help="run submissions without a sandbox (they can then read and change everything the "
                             "grader can); only where no sandbox can be had, for trusted submissions")
+    grade.add_argument("--notebook-timeout", type=_seconds, default=safe_grade.NOTEBOOK_TIMEOUT_S, metavar="S",
+                       help="seconds one notebook may run in its sandbox before it is stopped (default "
+                            f"{safe_grade.NOTEBOOK_TIMEOUT_S}); its tests are judged all the same")
     run = sub.add_parser("demo", help="release, then autograde a demo class and print its grades")
     run.add_argument("--out", type=Path, default=Path("build/demo"), help="the demo class folder (rebuilt)")
     args = parser.parse_args(argv)
@@ -54,7 +65,7 @@ def main(argv=None) -> int:
         demo.release(Classroom(), install_from=args.install_from)
         return 0
     if args.command == "autograde":
-        return autograde(args.assignment, args.student, args.class_dir, args.unsandboxed)
+        return autograde(args.assignment, args.student, args.class_dir, args.unsandboxed, args.notebook_timeout)
     os.environ.setdefault("FEDLAB_DATA", "synthetic")  # the demo runs offline unless told otherwise
     return demo.main(args.out.resolve())
 

@@ -1,6 +1,6 @@
 """The safe autograde: every submission runs in its own sandbox, the judge scores outside, the grader writes.
 
-Used by ``python -m course autograde ASSIGNMENT`` for the assignments with a judge (course/judges).
+Used by ``python -m course autograde ASSIGNMENT`` and ``make demo``; every assignment has a judge (course/judges).
 For each student: the submitted notebook's nbgrader cells are reset from the release (metadata, and the
 source of every cell that is not the student's; unknown nbgrader cells dropped, missing ones put back),
 so a submission is always graded; a scratch copy holding only its notebooks and histories is executed in
@@ -24,8 +24,10 @@ from . import judges, sandbox
 from .classroom import Classroom, NbgraderError
 
 JUDGED = "judged"  # the class folder's copy of each submission as judged, what nbgrader autograde reads
-NOTEBOOK_LIMITS = sandbox.Limits(wall_s=900, cpu_s=1800)  # one whole notebook in quick mode, with room
+NOTEBOOK_TIMEOUT_S = 900  # one whole notebook in quick mode, with room (``--notebook-timeout``)
 MAX_NOTEBOOK_BYTES = 64 * 2**20
+MAX_OUTPUT_CHARS = 20_000  # what one output keeps of its text, in the graded notebook and the feedback
+MAX_OUTPUT_DATA = 2 * 2**20  # a rich output (a plot) larger than this is replaced by a line saying so
 SANITIZE = ["nbgrader.preprocessors.DeduplicateIds", "nbgrader.preprocessors.OverwriteKernelspec",
             "nbgrader.preprocessors.CheckCellMetadata"]
 SCORE = ["nbgrader.preprocessors.IgnorePattern", "nbconvert.preprocessors.ClearMetadataPreprocessor",
@@ -74,15 +76,19 @@ def reset_from_release(submitted, release):
     return nb
 
 
-def _executed(notebook: nbformat.NotebookNode, scratch: Path, name: str, unsandboxed, backend):
+def _executed(notebook: nbformat.NotebookNode, scratch: Path, name: str, unsandboxed, backend,
+              timeout_s=NOTEBOOK_TIMEOUT_S):
     """The notebook's outputs from a run in a sandbox: ``(notebook with outputs, what went wrong or '')``.
 
-    Only outputs cross back, cell by cell, onto the notebook as it was judged; a notebook that did not run
-    to the end keeps the outputs it has (none if its kernel died).
+    Only outputs cross back, cell by cell and each cut to size, onto the notebook as it was judged; a
+    notebook that did not run to the end (its kernel died, or ``timeout_s`` ran out) keeps no outputs.
     """
     run = sandbox.run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
-                       f"--ExecutePreprocessor.timeout={_cell_timeout()}", "--output", "executed.ipynb", name],
-                      scratch, NOTEBOOK_LIMITS, env={"NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"},
+                       f"--ExecutePreprocessor.timeout={_cell_timeout()}",  # a cell past it fails alone, as in
+                       "--ExecutePreprocessor.interrupt_on_timeout=True",   # nbgrader: the next cells still run
+                       "--output", "executed.ipynb", name],
+                      scratch, sandbox.Limits(wall_s=timeout_s, cpu_s=2 * timeout_s),
+                      env={"NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"},
                       unsandboxed=unsandboxed, backend=backend)
     path = scratch / "executed.ipynb"
     result = copy.deepcopy(notebook)
@@ -97,8 +103,41 @@ def _executed(notebook: nbformat.NotebookNode, scratch: Path, name: str, unsandb
         return result, run.report() or f"no executed notebook ({err})"
     for cell, out in zip(result.cells, ran.cells):
         if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = out.outputs, out.execution_count
+            cell.outputs, cell.execution_count = [_cut(o) for o in out.outputs], out.execution_count
     return result, run.report()
+
+
+def _cut(output):
+    """One output at most MAX_OUTPUT_CHARS of text, its rich data dropped past MAX_OUTPUT_DATA: a 50 MB line
+    printed by a submission must not go whole into the graded notebook, the gradebook and the feedback."""
+    def short(text):
+        text = "".join(text) if isinstance(text, list) else str(text)
+        return text if len(text) <= MAX_OUTPUT_CHARS else \
+            text[:MAX_OUTPUT_CHARS] + f"\n... [output cut by the grader: {len(text):,} characters]\n"
+    if output.output_type == "stream":
+        output.text = short(output.text)
+    elif output.output_type == "error":
+        output.ename, output.evalue = short(output.ename)[:200], short(output.evalue)
+        output.traceback = [short(line) for line in output.traceback[:100]]
+    elif "data" in output:
+        size = sum(len(v) if isinstance(v, str) else len(str(v)) for v in output.data.values())
+        if size > MAX_OUTPUT_DATA:
+            output.data = {"text/plain": f"[output cut by the grader: {size:,} characters of "
+                                         f"{', '.join(sorted(output.data))}]"}
+            output.metadata = {}
+        elif "text/plain" in output.data:
+            output.data["text/plain"] = short(output.data["text/plain"])
+    return output
+
+
+def before(notebook, grade_id):
+    """The notebook up to (not with) the cell ``grade_id``: what a test cell sees when it runs in order, so a
+    later cell that kills its interpreter or never ends costs the tests after it only."""
+    ids = [_meta(c).get("grade_id") for c in notebook.cells]
+    nb = copy.deepcopy(notebook)
+    if grade_id in ids:
+        nb.cells = nb.cells[:ids.index(grade_id)]
+    return nb
 
 
 def _cell_timeout() -> int:
@@ -119,7 +158,8 @@ def _with_verdicts(notebook, verdicts: dict):
     return notebook
 
 
-def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxed=False, backend=None) -> dict:
+def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxed=False, backend=None,
+                     notebook_timeout=NOTEBOOK_TIMEOUT_S) -> dict:
     """Judge one submission into ``judged/<student>/<assignment>/``: ``{notebook: what went wrong in its run}``."""
     judge = judges.judge(assignment)
     submitted = klass.root / "submitted" / student / assignment
@@ -137,18 +177,19 @@ def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxe
         notebook = reset_from_release(nbformat.read(path, as_version=4), release)
         with tempfile.TemporaryDirectory(prefix=f"submission-{student}-") as scratch, \
                 tempfile.TemporaryDirectory(prefix=f"judged-{student}-") as judged:
-            scratch, judged = Path(scratch), Path(judged) / path.name
-            nbformat.write(notebook, scratch / path.name)
-            nbformat.write(notebook, judged)  # what the judge asks about, out of the running notebook's reach
+            scratch, judged = Path(scratch), Path(judged) / path.name  # what the judge asks about: out of the
+            nbformat.write(notebook, scratch / path.name)                # running notebook's reach
             for history in submitted.glob("*.history.json"):
                 if history.is_file() and not history.is_symlink():
                     shutil.copy(history, scratch / history.name)
                     shutil.copy(history, out / history.name)
             with ThreadPoolExecutor(max_workers=2) as pool:  # the notebook runs while the judge asks
-                running = pool.submit(_executed, notebook, scratch, path.name, unsandboxed, backend)
+                running = pool.submit(_executed, notebook, scratch, path.name, unsandboxed, backend,
+                                      notebook_timeout)
                 verdicts = {}
-                if judge and path.name == judge.NOTEBOOK:
+                if path.name == judge.NOTEBOOK:
                     for grade_id, plan in judge.PLANS.items():  # one sandbox per graded test cell
+                        nbformat.write(before(notebook, grade_id), judged)
                         verdicts.update(judges.ask(judged, {grade_id: plan()},
                                                    unsandboxed=unsandboxed, backend=backend))
                 executed, note = running.result()
@@ -157,8 +198,15 @@ def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxe
     return found
 
 
-def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False, backend=None) -> dict:
-    """Safe-grade every submission of ``assignment`` (or ``student``'s); ``{student: why not graded}``."""
+def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False, backend=None,
+              notebook_timeout=NOTEBOOK_TIMEOUT_S) -> dict:
+    """Safe-grade every submission of ``assignment`` (or ``student``'s); ``{student: why not graded}``.
+
+    ``notebook_timeout``: seconds one notebook may run in its sandbox (its tests are judged all the same).
+    """
+    if judges.judge(assignment) is None:
+        raise ValueError(f"autograde {assignment}: it has no judge; add course/judges/<module>.py and name it in "
+                         f"course.judges.JUDGES (its hidden tests live there, never in the notebook)")
     if unsandboxed:
         print(UNSANDBOXED_WARNING)
     elif not sandbox.available():
@@ -178,7 +226,8 @@ def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False
         except Exception:  # noqa: BLE001 not a notebook: named with the reason, the others are graded
             failures[who] = klass._why_not_graded(who, assignment)
             continue
-        for name, note in judge_submission(klass, assignment, who, unsandboxed=unsandboxed, backend=backend).items():
+        for name, note in judge_submission(klass, assignment, who, unsandboxed=unsandboxed, backend=backend,
+                                           notebook_timeout=notebook_timeout).items():
             if note:
                 print(f"{who}: {name}.ipynb did not run to its end ({note}); its test cells are judged all the same")
         # the trusted grader: nbgrader scores the judged copy without running any of it
@@ -189,17 +238,3 @@ def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False
         if proc.returncode:
             raise NbgraderError(f"nbgrader autograde {assignment} --student {who} failed:\n{proc.stderr[-3000:]}")
     return failures
-
-
-def grade(klass: Classroom, assignment: str, student=None, env=None, unsandboxed=False) -> dict:
-    """Autograde ``assignment``: safely where it has a judge, else by nbgrader with its hidden tests (saying so).
-
-    ``{student: why not graded}``. Used by ``python -m course autograde`` and ``make demo``; ``env`` is
-    the environment of the unsandboxed nbgrader path (a sandbox sets its own).
-    """
-    if judges.judge(assignment) is None:
-        print(f"note: {assignment} has no judge yet; nbgrader autograde runs it unsandboxed, hidden tests in "
-              f"the student's kernel")
-        return klass.autograde(assignment, env=env, student=student)
-    return autograde(klass, assignment, student, unsandboxed=unsandboxed)
-

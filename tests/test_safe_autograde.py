@@ -6,8 +6,10 @@ process that waits to write full marks into gradebook.db, in-kernel tampering (a
 that turns later cells into ``pass``, an AST transformer deleting asserts, rebound builtins and tensor
 methods, a ``fedlab/`` package handed in beside the notebook), reading the solutions, the gradebook
 and another student's notebook to copy the answers, a function that puts its caller's source in its
-error, killing its parent and every process it can reach, edited test-cell metadata, and a notebook
-that is a link to the solution. Each gets its expected grade; the honest student keeps full marks;
+error, killing its parent and every process it can reach, edited test-cell metadata, a notebook
+that is a link to the solution (findings 1-5); a kernel that dies after its first answers, a notebook
+that runs past its time limit in cells under the per-cell one, a 50 MB output line (6), and a forged
+history of 3 of 100 rounds at 99 % (7). Each gets its expected grade; the honest student keeps full marks;
 nothing reaches the gradebook, the solutions or the other student, no process outlives grading, and
 no hidden test reaches a notebook or feedback. Two cheap tests look at the parts on their own: the
 reset from the release, and a notebook's run in its sandbox on each backend. One more grades an honest
@@ -25,7 +27,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import safe_grade, sandbox
+import fedlab
+from course import judges, safe_grade, sandbox
 from course.classroom import Classroom
 from course.submissions import answered
 from course.tasks import max_autograded
@@ -42,18 +45,10 @@ def digest(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def hidden_lines(source_nb) -> list:
-    """The lines of the hidden tests long enough to be recognised."""
-    lines, inside = [], False
-    for cell in source_nb.cells:
-        for line in cell.source.splitlines():
-            if line.strip() == "### BEGIN HIDDEN TESTS":
-                inside = True
-            elif line.strip() == "### END HIDDEN TESTS":
-                inside = False
-            elif inside and len(line.strip()) > 20:
-                lines.append(line.strip())
-    return lines
+def judge_lines(assignment) -> list:
+    """The code lines of an assignment's judge (its hidden tests), long enough to be recognised."""
+    source = Path(judges.judge(assignment).__file__).read_text()
+    return [line.strip() for line in source.splitlines() if len(line.strip()) > 30 and line.strip()[0] not in "#\"'"]
 
 
 def first_solution(nb):
@@ -123,6 +118,26 @@ os._exit(0)
 '''
 
 
+DIES = "import os\nos._exit(1)  # the interpreter dies after the function is defined\n"
+SLOW = ("import time\ntry:\n    get_ipython()  # the notebook's kernel only: the judge's answers come quickly\n"
+        "    time.sleep(45)  # under the 60 s a cell may take, but three of them exceed the notebook's time\n"
+        "except NameError:\n    pass\n")
+LOUD = "print('x' * 50_000_000)\n"
+NOTEBOOK_TIMEOUT_S = 120  # --notebook-timeout of this run: the slow notebook's three cells need 135 s
+FORGED = {"values": [99.0] * 3, "provenance": {"fedlab": fedlab.__version__, "config": {"rounds": 3},
+                                               "wall_time_s": 9.0, "device": "cuda", "quick_mode": False}}
+FINDING_6_7 = ("e_dies", "f_slow", "g_loud", "h_forged")
+
+
+def solutions(nb):
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+
+
+def points_of(nb) -> dict:
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")}
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("safe")
@@ -145,8 +160,19 @@ def graded(tmp_path_factory):
     tests["test_get_devices_for_round"].metadata["nbgrader"]["solution"] = True
     tests["test_get_devices_for_round"].source = "pass"
 
-    for student, nb in [("honest", honest), ("a_killer", killer), ("b_tamper", tamper), ("c_metadata", metadata)]:
+    dies, slow, loud = (answered(release, source) for _ in range(3))
+    functions = [c for c in solutions(dies) if c.source.startswith("def ")]
+    functions[-1].source += "\n" + DIES  # after the first tests' functions: their points must stay
+    for cell in solutions(slow):
+        if cell.source.startswith("def "):
+            cell.source += "\n" + SLOW
+    first_solution(loud).source += "\n" + LOUD
+
+    for student, nb in [("honest", honest), ("a_killer", killer), ("b_tamper", tamper), ("c_metadata", metadata),
+                        ("e_dies", dies), ("f_slow", slow), ("g_loud", loud)]:
         klass.submit(student, ASSIGNMENT, {"fedavg.ipynb": nb})
+    klass.submit("h_forged", ASSIGNMENT, {"fedavg.ipynb": answered(release, source),
+                                          "fedavg_iid.history.json": json.dumps(FORGED)})
     linked = klass.root / "submitted" / "d_link" / ASSIGNMENT
     linked.mkdir(parents=True)
     (linked / "fedavg.ipynb").symlink_to(ROOT / "solutions" / ASSIGNMENT / "fedavg.ipynb")
@@ -156,20 +182,50 @@ def graded(tmp_path_factory):
 
     before = {"solutions": digest(ROOT / "solutions" / ASSIGNMENT),
               "honest": digest(klass.root / "submitted" / "honest")}
-    proc = subprocess.run([sys.executable, "-m", "course", "autograde", ASSIGNMENT, "--class-dir", str(klass.root)],
+    proc = subprocess.run([sys.executable, "-m", "course", "autograde", ASSIGNMENT, "--class-dir", str(klass.root),
+                           "--notebook-timeout", str(NOTEBOOK_TIMEOUT_S)],
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, FEDLAB_QUICK="1"))
     klass.feedback(ASSIGNMENT)
     return klass, proc, before, escaped, max_autograded(source), source
 
 
 def test_every_submission_gets_its_expected_grade(graded):
-    klass, proc, _, _, full, _ = graded
+    klass, proc, _, _, full, source = graded
     assert proc.returncode == 1 and "NOT GRADED d_link: fedavg.ipynb is a link" in proc.stdout, \
         proc.stdout + proc.stderr  # a link to the solutions is never read
     scores = {g.student: g.score for g in klass.grades()}
-    assert scores == {"honest": full, "c_metadata": full, "a_killer": 0.0, "b_tamper": 0.0}, proc.stdout
+    last = points_of(source)["test_get_devices_for_round"]  # the only test after the cell that kills
+    assert scores == {"honest": full, "c_metadata": full, "a_killer": 0.0, "b_tamper": 0.0, "e_dies": full - last,
+                      "f_slow": full, "g_loud": full, "h_forged": full}, proc.stdout
     assert set(klass.cell_scores("c_metadata", ASSIGNMENT)) >= {"test_iid_sampler", "test_average_weights",
                                                                 "test_get_devices_for_round"}
+
+
+def test_a_dead_kernel_or_a_slow_notebook_costs_only_what_it_must(graded):
+    """Finding 6: each test is judged on its own, and a notebook past its time is stopped and named."""
+    klass, proc = graded[:2]
+    assert klass.cell_scores("e_dies", ASSIGNMENT)["test_get_devices_for_round"] == 0, proc.stdout
+    assert "f_slow: fedavg.ipynb did not run to its end (stopped: wall time limit reached)" in proc.stdout, \
+        proc.stdout
+    assert "e_dies: fedavg.ipynb did not run to its end" in proc.stdout, proc.stdout
+
+
+def test_a_huge_output_is_cut_before_the_gradebook_and_feedback(graded):
+    klass = graded[0]
+    files = [klass.root / "autograded" / "g_loud" / ASSIGNMENT / "fedavg.ipynb",
+             *(klass.root / "feedback" / "g_loud" / ASSIGNMENT).glob("*.html")]
+    assert len(files) == 2 and all(f.stat().st_size < 2 * 2**20 for f in files), [f.stat().st_size for f in files]
+    assert "output cut by the grader" in files[0].read_text()
+
+
+def test_a_forged_history_is_flagged_in_the_grade_table_and_drawn_as_such(graded):
+    """Finding 7: 3 of 100 rounds at a flat 99 % is not the student's full run, and everyone is told so."""
+    klass, proc = graded[:2]
+    flagged = [line for line in proc.stdout.splitlines() if line.startswith("(!) ")]
+    assert flagged == ["(!) h_forged 01_fedavg: fedavg_iid.history.json: not from a full run (made with rounds=3, "
+                       "but this notebook's experiment has rounds=100)"], proc.stdout
+    graded_nb = (klass.root / "autograded" / "h_forged" / ASSIGNMENT / "fedavg.ipynb").read_text()
+    assert "fedavg_iid.history.json is NOT FROM A FULL RUN" in graded_nb
 
 
 def test_nothing_a_submission_does_reaches_the_gradebook_the_solutions_or_another_student(graded):
@@ -184,10 +240,10 @@ def test_nothing_a_submission_does_reaches_the_gradebook_the_solutions_or_anothe
 
 
 def test_no_hidden_test_reaches_a_graded_notebook_or_feedback(graded):
-    klass, _, _, _, _, source = graded
-    hidden = hidden_lines(source)
+    klass = graded[0]
+    hidden = judge_lines(ASSIGNMENT)
     assert hidden
-    for student in ("honest", "a_killer", "b_tamper", "c_metadata"):
+    for student in ("honest", "a_killer", "b_tamper", "c_metadata", *FINDING_6_7):
         texts = [(klass.root / "autograded" / student / ASSIGNMENT / "fedavg.ipynb").read_text()]
         texts += [p.read_text() for p in (klass.root / "feedback" / student / ASSIGNMENT).glob("*.html")]
         assert len(texts) == 2, student
@@ -272,5 +328,5 @@ def test_an_honest_submission_to_03_gets_full_marks_through_its_judge(tmp_path):
     assert {g.student: g.score for g in klass.grades()} == {"honest": max_autograded(source)}, proc.stdout
     assert set(klass.cell_scores("honest", assignment)) >= {"test_quantizer", "test_dorefa_g"}
     graded = (klass.root / "autograded" / "honest" / assignment / "quantization.ipynb").read_text()
-    hidden = [line for line in hidden_lines(source) if line not in nbformat.writes(honest)]  # not the student's
+    hidden = [line for line in judge_lines(assignment) if line not in nbformat.writes(honest)]  # not the student's
     assert hidden and not [line for line in hidden if line in graded or json.dumps(line)[1:-1] in graded]
