@@ -42,14 +42,6 @@ c.Execute.timeout = CELL_TIMEOUT_S
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 
-# Hidden tests are restored into the autograded notebook; keep their code out of the feedback
-# students receive (nbgrader shows it by design, jupyter/nbgrader#917) but keep their messages.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "course.feedback.HideHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
-
 # Full-run histories (<name>.history.json) are the student's: never let autograding overwrite a
 # submitted one with a copy from solutions/ (`python -m course release` also keeps them out of notebooks/).
 c.Autograde.exclude_overwriting = {

@@ -6,7 +6,6 @@ course's ``nbgrader_config.py`` and keeps its own release, submissions and sqlit
 Running the real ``nbgrader`` commands is the point: what works here works for an instructor.
 """
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -113,20 +112,8 @@ class Classroom:
                 (folder / name).write_text(content)
         return folder
 
-    def autograde(self, assignment: str, env=None, student=None) -> dict:
-        """``nbgrader autograde``: grade every new submission (or ``student``'s); ``{student: why not graded}``.
-
-        One bad submission does not stop the others; it is named here with the reason.
-        """
-        proc = self.nbgrader("autograde", assignment, *(("--student", student) if student else ()), env=env)
-        failed = re.findall(rf"error processing assignment '{re.escape(assignment)}' for student '([^']+)'",
-                            proc.stderr)
-        if proc.returncode and not failed:
-            raise NbgraderError(f"nbgrader autograde {assignment} failed:\n{proc.stderr[-3000:]}")
-        return {student: self._why_not_graded(student, assignment) for student in failed}
-
     def feedback(self, assignment: str) -> None:
-        """``nbgrader generate_feedback``: an HTML report per graded student, hidden tests left out."""
+        """``nbgrader generate_feedback``: an HTML report per graded student (judged: no hidden test in it)."""
         self._check(self.nbgrader("generate_feedback", assignment))
 
     def grades(self) -> list:

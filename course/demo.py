@@ -1,8 +1,8 @@
 """The course's main job: release, a demo class that hands in, autograding, feedback and grades.
 
 It runs the instructor's whole workflow with nbgrader on every assignment under ``solutions/``,
-offline on the synthetic stand-in, and checks that each demo submission scored what it must. An
-assignment with a judge is graded safely (course/safe_grade.py), the others by nbgrader alone.
+offline on the synthetic stand-in, and checks that each demo submission scored what it must. Grading is
+the safe autograde (course/safe_grade.py): a sandbox per submission, the assignment's judge outside it.
 """
 import csv
 import shutil
@@ -21,7 +21,7 @@ def release(course: Classroom, install_from=None) -> None:
         print(f"released {assignment} -> {course.release_dir.relative_to(course.root) / assignment}")
 
 
-def build(out: Path, course_root: Path = COURSE, env=None) -> tuple:
+def build(out: Path, course_root: Path = COURSE) -> tuple:
     """Make the demo class in ``out``, hand in, autograde and give feedback; ``(class, expected, failures)``.
 
     ``expected`` maps ``(student, assignment)`` to the score each submission must get.
@@ -43,7 +43,7 @@ def build(out: Path, course_root: Path = COURSE, env=None) -> tuple:
         for student, files in handed_in.items():
             klass.submit(student, assignment, files)
         start = time.monotonic()
-        for student, why in safe_grade.grade(klass, assignment, env=env).items():
+        for student, why in safe_grade.autograde(klass, assignment).items():
             failures[student, assignment] = why
         klass.feedback(assignment)
         print(f"autograded {assignment}: {len(handed_in)} submissions in {time.monotonic() - start:.0f} s")

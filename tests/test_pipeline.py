@@ -1,28 +1,27 @@
 """The course pipeline with the real nbgrader: release, hand-in, autograde, feedback, grades.
 
 One demo class is built per session (every assignment, three submissions each) and one more
-autograde run of it grades the adversarial submissions on the smallest assignment. Datasets
-come from a private copy of the cache, since one adversarial submission damages it.
+autograde run of it grades the adversarial submissions on the smallest assignment, safely as
+always: a sandbox per submission, the judge outside (tests/test_safe_autograde.py has the hostile
+ones of the grading issue; these are a student's mistakes and tricks with the notebook).
 """
 import ast
 import copy
 import html
 import json
-import os
 import re
-import shutil
 from datetime import datetime
-from pathlib import Path
 
 import nbformat
 import pytest
 
 import fedlab
-from course import demo, judges
+from course import demo, safe_grade
 from course import histories as course_histories
 from course.classroom import COURSE, Classroom
 from course.submissions import answered
 from course.tasks import independent, is_test, max_autograded, nbgrader
+from test_safe_autograde import judge_lines
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Classroom().assignments(), reason="no assignment under solutions/ yet")]
@@ -35,24 +34,9 @@ ADVERSARIAL = "01_fedavg"  # graded again with hostile submissions: the first as
 # ---------------------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
-def grading_env(tmp_path_factory):
-    """The environment the autograder runs in: offline data from a private, verified cache copy."""
-    cache = tmp_path_factory.mktemp("fedlab-cache")
-    mine = fedlab.data.cache_dir() / "synthetic"
-    if mine.is_dir():
-        shutil.copytree(mine, cache / "synthetic")
-    env = dict(os.environ, FEDLAB_DATA="synthetic", FEDLAB_CACHE=str(cache))
-    with pytest.MonkeyPatch.context() as mp:  # build or verify the copies before any kernel reads them
-        for key in ("FEDLAB_DATA", "FEDLAB_CACHE"):
-            mp.setenv(key, env[key])
-        fedlab.load_cifar10(), fedlab.load_cifar100()
-    return env
-
-
-@pytest.fixture(scope="session")
-def demo_class(tmp_path_factory, grading_env):
+def demo_class(tmp_path_factory):
     """The demo class, built and graded once: ``(class, expected scores, failures)``."""
-    return demo.build(tmp_path_factory.mktemp("demo") / "class", env=grading_env)
+    return demo.build(tmp_path_factory.mktemp("demo") / "class")
 
 
 # ---------------------------------------------------------------------------------------- no drift
@@ -120,34 +104,18 @@ def text_of(html_page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-def hidden_lines(source_nb, release_nb) -> list:
-    """Lines of hidden-test code that the release does not show."""
-    shown = {line.strip() for c in release_nb.cells for line in c.source.split("\n")}
-    lines, inside = [], False
-    for cell in source_nb.cells:
-        for line in cell.source.split("\n"):
-            if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
-                inside = "BEGIN" in line
-            elif inside and line.strip() and line.strip() not in shown:
-                lines.append(line.strip())
-    return lines
-
-
 def test_feedback_shows_results_and_messages_but_not_hidden_tests(demo_class):
     klass = demo_class[0]
     for assignment in klass.assignments():
+        secret = judge_lines(assignment)
+        assert secret, f"{assignment} has no judge"
         for name, source_nb in klass.source(assignment).items():
-            secret = hidden_lines(source_nb, klass.released(assignment)[name])
-            assert secret, f"{assignment}/{name} has no hidden tests"
             graded = nbformat.read(klass.root / "autograded/partial" / assignment / f"{name}.ipynb", as_version=4)
-            graded_text = "\n".join(c.source for c in graded.cells)
+            graded_text = nbformat.writes(graded)
             handed_in = nbformat.read(klass.root / "submitted/partial" / assignment / f"{name}.ipynb", as_version=4)
-            # a hidden line that is also the student's own code (levels = 2 ** nbit - 1) is not a leak
+            # a judge's line that is also the student's own code (levels = 2 ** nbit - 1) is not a leak
             own = {line.strip() for c in handed_in.cells for line in c.source.split("\n")}
-            if judges.judge(assignment):  # judged outside: hidden-test code never enters the graded notebook
-                assert not [line for line in secret if line in graded_text and line not in own], assignment
-            else:
-                assert all(line in graded_text for line in secret)  # nbgrader restored them for grading
+            assert not [line for line in secret if line in graded_text and line not in own], assignment
             page = text_of((klass.root / "feedback/partial" / assignment / f"{name}.html").read_text())
             leaked = [line for line in secret if line in page and line not in own]
             assert not leaked, f"feedback of {assignment}/{name} shows hidden test code: {leaked[:3]}"
@@ -245,13 +213,13 @@ def full_run_history(plot_source: str, config: dict):
 
 
 @pytest.fixture(scope="session")
-def adversarial(demo_class, grading_env):
-    """One more autograde run of the demo class on assignment 01, with hostile submissions.
+def adversarial(demo_class):
+    """One more autograde run of the demo class on assignment 01, with adversarial submissions.
 
     Each case is a student with its expected score (None: not graded). Cases 1-7 leave out the
     training runs and slow checks to keep CI short. Students are graded in name order: the one
-    that damages the dataset cache comes before the full one carrying histories, which must
-    still be graded normally. Returns (class, assignment, notebook, target task, cases,
+    that tries to damage the dataset cache comes before the full one carrying histories, which
+    must be graded normally. Returns (class, assignment, notebook, target task, cases,
     failures, history names).
     """
     klass = demo_class[0]
@@ -291,7 +259,7 @@ def adversarial(demo_class, grading_env):
 
     files["adv6-not-json"], cases["adv6-not-json"] = "{ this is not a notebook", None  # 6.
 
-    nb = copy.deepcopy(lean_solved)  # 7. a right answer that then damages the shared dataset cache
+    nb = copy.deepcopy(lean_solved)  # 7. a right answer that then tries to damage the shared dataset cache
     nb.cells.append(code(DAMAGE_CACHE))
     files["adv7-damages-cache"], cases["adv7-damages-cache"] = nb, full
 
@@ -303,8 +271,9 @@ def adversarial(demo_class, grading_env):
         plans = course_histories.plans(release_nb)
         extra = {f"{h}.history.json": json.dumps(full_run_history(src, plans[h])) for h, src in histories.items()}
         klass.submit(student, assignment, {f"{name}.ipynb": nb, **(extra if student.startswith("adv8") else {})})
-    failures = klass.autograde(assignment, env=grading_env)
-    return klass, assignment, name, target, cases, failures, sorted(histories)
+    cache = {p: fedlab.data._sha256(p) for p in (fedlab.data.cache_dir() / "synthetic").glob("*.pt")}
+    failures = safe_grade.autograde(klass, assignment)
+    return klass, assignment, name, target, cases, failures, sorted(histories), cache
 
 
 def graded_nb(klass, student, assignment, name):
@@ -319,7 +288,7 @@ def outputs_text(cell) -> str:
                                      "adv4-checks-rebound", "adv5-warns", "adv7-damages-cache",
                                      "adv8-full-run-history"])
 def test_adversarial_submission_gets_its_expected_grade(adversarial, student):
-    klass, assignment, name, target, cases, failures, _ = adversarial
+    klass, assignment, name, target, cases, failures, *_ = adversarial
     assert student not in failures
     got = {g.student: g.score for g in klass.grades() if g.assignment == assignment}
     assert got[student] == cases[student]
@@ -353,24 +322,25 @@ def test_warnings_on_stderr_do_not_cost_points(adversarial):
 
 
 def test_a_file_that_is_not_a_notebook_is_named_and_explained(adversarial):
-    klass, assignment, name, target, cases, failures, _ = adversarial
+    klass, assignment, name, target, cases, failures, *_ = adversarial
     assert set(failures) == {"adv6-not-json"}
     assert f"{name}.ipynb is not a valid notebook" in failures["adv6-not-json"]
     row, = [g for g in klass.grades() if g.student == "adv6-not-json"]
     assert row.score is None
 
 
-def test_damaged_dataset_cache_is_detected_and_rebuilt(adversarial):
-    klass, assignment, name, *_ = adversarial
+def test_the_dataset_cache_cannot_be_damaged(adversarial):
+    """The sandbox sees the cache read-only: the attempt fails in its own cell, the cache stays whole."""
+    klass, assignment, name, *_, cache = adversarial
+    assert cache and {p: fedlab.data._sha256(p) for p in cache} == cache
+    tried = graded_nb(klass, "adv7-damages-cache", assignment, name).cells[-1]
+    assert [o.ename for o in tried.outputs if o.output_type == "error"] == ["OSError"], tried.outputs
     after = "\n".join(outputs_text(c) for c in graded_nb(klass, "adv8-full-run-history", assignment, name).cells)
-    rebuilt = [Path(p) for p in re.findall(r"the cached stand-in (\S+) failed its checksum", after)]
-    assert rebuilt, "the next student's notebook did not notice the damaged cache"
-    for path in rebuilt:
-        assert fedlab.data._sha256(path) == path.with_suffix(".sha256").read_text().strip()
+    assert "failed its checksum" not in after
 
 
 def test_plots_draw_the_submitted_full_run_history(adversarial):
-    klass, assignment, name, target, cases, failures, histories = adversarial
+    klass, assignment, name, target, cases, failures, histories, _ = adversarial
     assert histories, f"{assignment}/{name} plots nothing through fedlab.history"
     nb = graded_nb(klass, "adv8-full-run-history", assignment, name)
     for history in histories:
