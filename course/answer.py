@@ -10,6 +10,7 @@ Standalone on purpose: the sandbox sees this file, fedlab and the environment, n
 """
 import ast
 import json
+import signal
 import sys
 import time
 import traceback
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from fedlab.validate import CELL_TIMEOUT_S
 
 MAX_ITEMS = 200_000  # items read from one iterator, elements kept of one answer
 
@@ -242,15 +245,27 @@ def cells(notebook: Path):
     return found
 
 
+class CellTimeout(BaseException):
+    """A cell ran past the grader's time per cell: stopped, as nbgrader interrupts it, and the next cell runs."""
+
+
+def _stop(signum, frame):
+    raise CellTimeout(f"stopped after {CELL_TIMEOUT_S} s, the grader's limit per cell")
+
+
 def main(notebook: str, folder: str) -> int:
     folder = Path(folder)
     requests = json.loads((folder / "requests.json").read_text())
     namespace = {"__name__": "__main__"}
+    signal.signal(signal.SIGALRM, _stop)
     for grade_id, source in cells(Path(notebook)):
+        signal.setitimer(signal.ITIMER_REAL, CELL_TIMEOUT_S)
         try:
             exec(compile(source, f"<cell {grade_id}>", "exec"), namespace)
-        except BaseException:  # noqa: B036 a cell that fails (or exits) fails alone, as in the notebook
-            print(f"cell {grade_id} raised:\n{traceback.format_exc(limit=-3)}")
+        except BaseException:  # noqa: B036 a cell that fails (or exits, or runs too long) fails alone, as in
+            print(f"cell {grade_id} raised:\n{traceback.format_exc(limit=-3)}")  # the notebook
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     responder = Responder(folder, namespace)
     results = {key: [responder.answer(call) for call in calls] for key, calls in requests.items()}
     responder.write(results)
