@@ -177,7 +177,10 @@ def test_the_untouched_release_fails_every_cell(assignment, backend):
 MALFORMED = (None, "x", [{"answers": [{"value": {"kind": "pickle", "data": "..."}}]}] * 12,
              [{"answers": [{"value": {"kind": "tensor", "dtype": "torch.float32", "array": "missing"}}]}] * 12,
              [{"answers": [{"value": {"kind": "dict", "items": [[{"kind": "list", "items": []},
-                                                                 {"kind": "const", "value": None}]]}}]}] * 12)
+                                                                 {"kind": "const", "value": None}]]}}]}] * 12,
+             [{"answers": [{"value": {"kind": "imageset", "length": 3, "data": {"type": "Tensor", "dtype": "x",
+                                                                                "shape": [3]},
+                                      "labels": {"kind": "str", "value": "not a tensor"}}}]}] * 12)
 
 
 @pytest.mark.parametrize("assignment, cell", [(a, c) for a, (judge, _, _) in TABLES.items() for c in judge.PLANS])

@@ -124,8 +124,9 @@ def parallel_seeded_choice_plan(name="parallel_seeded_choice") -> Plan:
         got = _picked(tensors.result(used, name), [np.arange(100) * 2, np.arange(100)], used)
         assert got[1].tolist() == positions, f"{used}: expected the labels {positions}, got {got[1].tolist()}"
         after = decode(tensors.after[0], tensors.arrays)
-        assert isinstance(after, list) and all(torch.is_tensor(a) and a.tolist() == b.tolist() for a, b in
-                   zip(after, (torch.arange(100) * 2, torch.arange(100)))), \
+        given = [torch.arange(100) * 2, torch.arange(100)]
+        assert isinstance(after, list) and len(after) == 2 and all(
+            torch.is_tensor(a) and a.tolist() == b.tolist() for a, b in zip(after, given)), \
             f"{used}: expected the input arrays left as they were, got them changed (index them; do not shuffle " \
             f"or sort them in place)"
 
