@@ -66,7 +66,7 @@ TABLES = {
 JUDGE_PHRASES = {"first_half": "one parallel_seeded_choice([dataset.data, dataset.labels]",  # not the check's 30 images
                  "RoundOffByOne": "self.current_round == 1", "ForgetsTheRound": "self.current_round == 1"}
 IMPORTS = "import copy\nimport math\nimport random\nfrom collections import OrderedDict\n\nimport numpy as np\n" \
-          "import torch\n\nimport fedlab\nimport fedlab.live\n"
+          "import torch\n\nimport fedlab\n"
 
 
 def release(assignment):
