@@ -3,10 +3,11 @@
 Used by course/judges (the judge outside the sandbox): ``python answer.py NOTEBOOK FOLDER`` runs the
 notebook's setup cell and its solution cells (never a test cell) in a fresh interpreter, then makes
 the calls listed in ``FOLDER/requests.json`` (a student function on fixtures built here from plain
-specs and on plain arguments) and writes what came back to ``FOLDER/answers.json`` (structure) and
-``FOLDER/answers.npz`` (arrays). It holds no test and no expected value: the judge decides. It runs
-with the student's code in its process, so the judge trusts nothing here it can check itself.
-Standalone on purpose: the sandbox sees this file, fedlab and the environment, not the course.
+specs and on plain arguments, or a student class made so and its methods called in turn) and writes
+what came back to ``FOLDER/answers.json`` (structure) and ``FOLDER/answers.npz`` (arrays). It holds
+no test and no expected value: the judge decides. It runs with the student's code in its process, so
+the judge trusts nothing here it can check itself. Standalone on purpose: the sandbox sees this file,
+fedlab and the environment, not the course.
 """
 import ast
 import json
@@ -61,6 +62,11 @@ def answering_net():
                                torch.nn.ReLU())
 
 
+def constant_rate(current_round, initial_learning_rate):
+    """05's hidden-test schedule for MyClient: its rounds only validate, so any schedule does."""
+    return initial_learning_rate
+
+
 def secure_net():
     """04's hidden-test net for secure_average_weights: a small conv net with one BatchNorm."""
     return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
@@ -85,8 +91,20 @@ class Responder:
         if kind == "labels":
             targets = self.inputs[spec["array"]].tolist() if "array" in spec else [i % 10 for i in range(spec["n"])]
             return Labels(targets, images=spec.get("images", True))
-        if kind in ("trainset", "testset"):
+        if kind in ("trainset", "testset", "train100", "test100"):
             return self.ns[kind]
+        if kind == "arrays":  # 05: a list of numpy arrays (or tensors) from inputs.npz
+            return [torch.from_numpy(self.inputs[name].copy()) if spec.get("tensor") else self.inputs[name].copy()
+                    for name in spec["arrays"]]
+        if kind == "imageset":  # 05: images [start, stop) of a split, with its labels or those sent in
+            import fedlab
+            split = self.ns[spec["of"]]
+            start, stop = spec["rows"]
+            labels = torch.from_numpy(self.inputs[spec["labels"]]) if "labels" in spec else split.labels[start:stop]
+            return fedlab.ImageSet(split.data[start:stop], labels, name=spec.get("name", "t"), source=split.source,
+                                   mean=split.mean, std=split.std, pad_mode=spec.get("pad_mode", "constant"))
+        if kind == "schedule":
+            return constant_rate
         if kind == "int_keys":  # a dict with int keys, which JSON cannot carry: [[key, value], ...]
             return {int(k): v for k, v in spec["items"]}
         if kind == "repeat":  # 1, 2, ... : the call's number, as a round or epoch counter
@@ -135,7 +153,7 @@ class Responder:
             return [next((j for j, d in enumerate(pool) if d is item), -1) for item in value][:MAX_ITEMS]
         if kind == "devices":
             return [self.encode(d["net"].state_dict(), []) for d in value]
-        if kind == "tensor":
+        if kind == "tensor" or (kind == "arrays" and spec.get("report")):
             return self.encode(value, [])
         if kind == "device":  # the net it was given, whatever the call did to the dict
             net = self.given_nets[id(value)]
@@ -192,8 +210,63 @@ class Responder:
             return {"kind": "iterator", "type": kind, "items": [self.encode(v, refs, depth + 1) for v in items]}
         return {"kind": "object", "type": kind}
 
+    def image_set(self, value, spec):
+        """An ImageSet that came back, as much of it as ``spec`` asks: never all its images (25,000 in 05)."""
+        import fedlab
+        if not isinstance(value, fedlab.ImageSet):
+            return {"kind": "object", "type": type(value).__name__}
+        data = value.data
+        view = {"kind": "imageset", "type": type(value).__name__, "length": len(value),
+                "data": {"type": type(data).__name__, "dtype": str(getattr(data, "dtype", ""))[:40],
+                         "shape": [int(n) for n in getattr(data, "shape", ())][:8]},
+                "labels": self.encode(torch.as_tensor(value.labels), []), "mean": self.encode(value.mean, []),
+                "std": self.encode(value.std, []), "pad_mode": self.encode(value.pad_mode, [])}
+        if torch.is_tensor(data) or isinstance(data, np.ndarray):
+            images = torch.as_tensor(data).cpu()
+            view["rows"] = [self.encode(images[start:stop], []) for start, stop in spec.get("rows", [])]
+            if spec.get("sums"):  # each image's pixel sum: every image compared, not every pixel sent
+                view["sums"] = self.encode(images.reshape(len(images), -1).numpy().sum(1, dtype=np.int64), [])
+        if "batch" in spec:
+            view["batch"] = self.encode(value.batch(spec["batch"], "cpu")[0], [])
+        return view
+
+    def construct(self, call) -> dict:
+        """05: a student class made from fixtures, then its methods called in turn, reported after each.
+
+        A report says whether ``self.net`` is still the net the object was made with, its ``current_round``
+        and, where a step asks, that net's state dict; the first call that raises ends the run.
+        """
+        args = [self.fixture(spec, {}) for spec in call["args"]]
+        answers = []
+        try:
+            client = self.ns[call["construct"]](*args, **call.get("kwargs", {}))
+            own = client.net
+            answers.append({"value": self.encode(None, []), "after": []})
+        except Exception as err:
+            return {"answers": [{"error": {"type": type(err).__name__, "message": str(err)[:500]}}]}
+        for step in call["steps"]:
+            try:
+                if step["method"] == "handle_message":
+                    sent = step["message"]
+                    weights = [v.cpu().numpy() for v in client.net.state_dict().values()] \
+                        if sent["weights"] == "own" else [self.inputs[name].copy() for name in sent["weights"]]
+                    value = client.handle_message({"weights": weights,
+                                                   "config": {"current_round": sent["current_round"]}})
+                else:
+                    value = getattr(client, step["method"])()
+                report = {"same_net": client.net is own, "current_round": self.encode(client.current_round, [])}
+                if step.get("state"):
+                    report["state"] = self.encode(own.state_dict(), [])
+                answers.append({"value": self.encode(value, []), "after": [report]})
+            except Exception as err:
+                answers.append({"error": {"type": type(err).__name__, "message": str(err)[:500]}})
+                break
+        return {"answers": answers}
+
     def answer(self, call) -> dict:
         import fedlab
+        if "construct" in call:
+            return self.construct(call)
         shared, answers, self.kept = {}, [], {}
         for repeat in range(call.get("repeat", 1)):  # seeded once: the repeats draw on, as rounds do
             args = [self.fixture(spec, shared, repeat) for spec in call["args"]]
@@ -208,7 +281,8 @@ class Responder:
                 start = time.perf_counter()
                 value = self.ns[call["function"]](*args)
                 elapsed = time.perf_counter() - start  # only ever a reason to fail: the judge cannot time it itself
-                answers.append({"value": self.encode(value, refs), "elapsed": elapsed})
+                encoded = self.image_set(value, call["imageset"]) if "imageset" in call else self.encode(value, refs)
+                answers.append({"value": encoded, "elapsed": elapsed})
             except Exception as err:  # the student's function raised: the judge says so with the input used
                 answers.append({"error": {"type": type(err).__name__, "message": str(err)[:500]}})
             answers[-1]["after"] = [self.after(spec, arg, shared) for spec, arg in zip(call["args"], args)]

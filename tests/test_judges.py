@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 import test_checks_fedavg
+import test_checks_live
 import test_checks_malicious
 import test_checks_noniid
 import test_checks_quantization
 from course import judges, sandbox
-from course.judges import fedavg, malicious, noniid, quantization
+from course.judges import fedavg, live, malicious, noniid, quantization
 
 ROOT = Path(__file__).resolve().parents[1]
 # assignment -> (judge, variants' module, {graded test cell: (plan, correct variants, wrong (variant, phrase))})
@@ -52,7 +53,18 @@ TABLES = {
                                        test_checks_malicious.FAKE_WRONG),
         "test_secure_average_weights": (malicious.secure_average_weights_plan, test_checks_malicious.SECURE_CORRECT,
                                         test_checks_malicious.SECURE_WRONG)}),
+    "05_live": (live, test_checks_live, {
+        "test_parallel_seeded_choice": (live.parallel_seeded_choice_plan, test_checks_live.SEEDED_CORRECT,
+                                        test_checks_live.SEEDED_WRONG),
+        "test_partition_dataset": (live.partition_dataset_plan, test_checks_live.PARTITION_CORRECT,
+                                   test_checks_live.PARTITION_WRONG),
+        "test_learning_rate_for_round": (live.learning_rate_for_round_plan, test_checks_live.SCHEDULE_CORRECT,
+                                         test_checks_live.SCHEDULE_WRONG),
+        "test_my_client": (live.my_client_plan, test_checks_live.CLIENT_CORRECT, test_checks_live.CLIENT_WRONG)}),
 }
+# where a judge asks the notebook's inputs, not the check's, a wrong variant's message names those instead
+JUDGE_PHRASES = {"first_half": "one parallel_seeded_choice([dataset.data, dataset.labels]",  # not the check's 30 images
+                 "RoundOffByOne": "self.current_round == 1", "ForgetsTheRound": "self.current_round == 1"}
 IMPORTS = "import copy\nimport math\nimport random\nfrom collections import OrderedDict\n\nimport numpy as np\n" \
           "import torch\n\nimport fedlab\n"
 
@@ -63,14 +75,17 @@ def release(assignment):
 
 def variant_sources(module):
     """The module's plain constants (``GROUPS``), functions (variants and the helpers they call, not its tests
-    or fixtures) and aliases (``quantizer = q_...``); the notebook's own trainset and testset stay."""
+    or fixtures), classes (05's clients) and aliases (``quantizer = q_...``); the notebook's own trainset and
+    testset stay."""
     constants = [f"{name} = {obj!r}" for name, obj in vars(module).items()
-                 if name.isupper() and isinstance(obj, (int, float, str, list, tuple)) and _literal(obj)]
+                 if name.isupper() and isinstance(obj, (int, float, str, list, tuple, dict)) and _literal(obj)]
     functions = [(name, obj) for name, obj in vars(module).items()
                  if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("test_")]
     sources = [source for name, obj in functions if obj.__name__ == name
                and not (source := inspect.getsource(obj)).startswith("@")]
     sources += [f"{name} = {obj.__name__}" for name, obj in functions if obj.__name__ != name]
+    sources += [inspect.getsource(obj) for name, obj in vars(module).items()
+                if inspect.isclass(obj) and obj.__module__ == module.__name__ and obj.__name__ == name]
     return IMPORTS + "\n" + "\n".join(constants) + "\n\n\n" + "\n\n".join(sources)
 
 
@@ -124,7 +139,7 @@ def test_correct_answers_pass(assignment, fn, phrase, verdicts):
 def test_wrong_answers_fail_and_teach(assignment, fn, phrase, verdicts):
     verdict = verdicts(assignment)[fn.__name__]
     assert not verdict.passed, "the judge passed a wrong answer"
-    message = verdict.message
+    message, phrase = verdict.message, JUDGE_PHRASES.get(fn.__name__, phrase)
     assert ("expected" in message and "got" in message) or " raised " in message, message
     assert phrase in message, f"the message should say {phrase!r}:\n{message}"
 
@@ -162,7 +177,10 @@ def test_the_untouched_release_fails_every_cell(assignment, backend):
 MALFORMED = (None, "x", [{"answers": [{"value": {"kind": "pickle", "data": "..."}}]}] * 12,
              [{"answers": [{"value": {"kind": "tensor", "dtype": "torch.float32", "array": "missing"}}]}] * 12,
              [{"answers": [{"value": {"kind": "dict", "items": [[{"kind": "list", "items": []},
-                                                                 {"kind": "const", "value": None}]]}}]}] * 12)
+                                                                 {"kind": "const", "value": None}]]}}]}] * 12,
+             [{"answers": [{"value": {"kind": "imageset", "length": 3, "data": {"type": "Tensor", "dtype": "x",
+                                                                                "shape": [3]},
+                                      "labels": {"kind": "str", "value": "not a tensor"}}}]}] * 12)
 
 
 @pytest.mark.parametrize("assignment, cell", [(a, c) for a, (judge, _, _) in TABLES.items() for c in judge.PLANS])

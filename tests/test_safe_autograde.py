@@ -312,21 +312,44 @@ def test_a_notebook_runs_in_its_sandbox_on_every_backend(backend, tmp_path):
     assert ran.cells[2].outputs[0].text == "after the error\n"
 
 
+def honest_graded(tmp_path, assignment, name):
+    """An honest submission to ``assignment`` (notebook ``name``) graded by the instructor's command: (class, its
+    output, the source notebook, the honest notebook)."""
+    klass = Classroom.create(tmp_path / "class")
+    klass.release(assignment)
+    source = klass.source(assignment)[name]
+    honest = answered(klass.released(assignment)[name], source)
+    klass.submit("honest", assignment, {f"{name}.ipynb": honest})
+    proc = subprocess.run([sys.executable, "-m", "course", "autograde", assignment, "--class-dir", str(klass.root)],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, FEDLAB_QUICK="1"))
+    return klass, proc, source, honest
+
+
+def assert_full_marks_and_no_hidden_test(graded, assignment, name, cells):
+    klass, proc, source, honest = graded
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {g.student: g.score for g in klass.grades()} == {"honest": max_autograded(source)}, proc.stdout
+    assert set(klass.cell_scores("honest", assignment)) >= cells
+    text = (klass.root / "autograded" / "honest" / assignment / f"{name}.ipynb").read_text()
+    hidden = [line for line in judge_lines(assignment) if line not in nbformat.writes(honest)]  # not the student's
+    assert hidden and not [line for line in hidden if line in text or json.dumps(line)[1:-1] in text]
+
+
 def test_an_honest_submission_to_03_gets_full_marks_through_its_judge(tmp_path):
     """Assignment 03 is graded by course/judges/quantization.py: the honest student's cells pass there, the
     gradebook holds full marks, and the graded notebook holds none of the hidden tests."""
-    assignment = "03_quantization"
-    klass = Classroom.create(tmp_path / "class")
-    klass.release(assignment)
-    release = klass.released(assignment)["quantization"]
-    source = klass.source(assignment)["quantization"]
-    honest = answered(release, source)
-    klass.submit("honest", assignment, {"quantization.ipynb": honest})
-    proc = subprocess.run([sys.executable, "-m", "course", "autograde", assignment, "--class-dir", str(klass.root)],
-                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, FEDLAB_QUICK="1"))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert {g.student: g.score for g in klass.grades()} == {"honest": max_autograded(source)}, proc.stdout
-    assert set(klass.cell_scores("honest", assignment)) >= {"test_quantizer", "test_dorefa_g"}
-    graded = (klass.root / "autograded" / "honest" / assignment / "quantization.ipynb").read_text()
-    hidden = [line for line in judge_lines(assignment) if line not in nbformat.writes(honest)]  # not the student's
-    assert hidden and not [line for line in hidden if line in graded or json.dumps(line)[1:-1] in graded]
+    assert_full_marks_and_no_hidden_test(honest_graded(tmp_path, "03_quantization", "quantization"),
+                                         "03_quantization", "quantization", {"test_quantizer", "test_dorefa_g"})
+
+
+def test_an_honest_submission_to_05_gets_full_marks_with_its_federation_in_the_sandbox(tmp_path):
+    """Assignment 05's notebook starts a Flower server and its client on loopback inside its sandbox (its checks
+    and its live run) while course/judges/live.py grades the honest student to full marks (13/13)."""
+    graded = honest_graded(tmp_path, "05_live", "live")
+    assert_full_marks_and_no_hidden_test(graded, "05_live", "live", {
+        "test_parallel_seeded_choice", "test_partition_dataset", "test_learning_rate_for_round", "test_my_client"})
+    klass, proc = graded[:2]
+    assert "did not run to its end" not in proc.stdout, proc.stdout
+    ran = nbformat.read(klass.root / "autograded" / "honest" / "05_live" / "live.ipynb", as_version=4)
+    check = next(c for c in ran.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "check_client")
+    assert [o.get("text", "")[:6] for o in check.outputs] == ["PASSED"], check.outputs  # a real server answered

@@ -23,7 +23,7 @@ from .. import sandbox
 ANSWER = Path(__file__).resolve().parent.parent / "answer.py"
 MAX_ANSWER_BYTES = 64 * 2**20
 JUDGES = {"01_fedavg": "fedavg", "02_noniid": "noniid", "03_quantization": "quantization",
-          "04_malicious": "malicious"}  # assignment -> judge module of this package
+          "04_malicious": "malicious", "05_live": "live"}  # assignment -> judge module of this package
 DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
                               torch.int16, torch.int32, torch.int64, torch.bool)}
 
@@ -49,6 +49,28 @@ class Ref:
 class Opaque:
     """Something that is not plain data (a class instance...): only its type name crossed."""
     type_name: str
+
+
+@dataclass(frozen=True)
+class ImageSetView:
+    """A fedlab.ImageSet that came back (05): what the responder read of it, never all its images.
+
+    ``data_*`` describe its ``data`` (type name, dtype, shape); ``rows`` are the image rows the call asked
+    for and ``sums`` every image's pixel sum (both None when ``data`` is no tensor or array); ``batch`` the
+    normalized images of the indices asked for.
+    """
+    type_name: str
+    length: int
+    data_type: str
+    data_dtype: str
+    data_shape: tuple
+    labels: object
+    mean: object
+    std: object
+    pad_mode: object
+    rows: list = None
+    sums: object = None
+    batch: object = None
 
 
 class ReadOnce:
@@ -121,7 +143,27 @@ def decode(node, arrays):
         _need(all(isinstance(k, (int, float, str, bool, tuple, Ref, Opaque, type(None))) for k, _ in pairs),
               "a dict key that is not plain")
         return OrderedDict(pairs) if name == "OrderedDict" else dict(pairs)
+    if kind == "imageset":
+        return _image_set(node, arrays)
     raise Unreadable(f"an unknown kind {kind[:40]!r}")
+
+
+def _image_set(node, arrays) -> ImageSetView:
+    data = node.get("data")
+    _need(type(node.get("length")) is int and isinstance(data, dict) and isinstance(data.get("type"), str)
+          and isinstance(data.get("dtype"), str) and isinstance(data.get("shape"), list)
+          and all(type(n) is int for n in data["shape"]), "an image set without its length or data")
+    _need(isinstance(node.get("rows", []), list), "an image set whose rows are no list")
+    labels = decode(node.get("labels"), arrays)
+    rows = [decode(row, arrays) for row in node["rows"]] if "rows" in node else None
+    sums = decode(node["sums"], arrays) if "sums" in node else None
+    batch = decode(node["batch"], arrays) if "batch" in node else None
+    _need(torch.is_tensor(labels) and all(torch.is_tensor(row) for row in rows or [])
+          and (sums is None or isinstance(sums, np.ndarray)) and (batch is None or torch.is_tensor(batch)),
+          "an image set whose labels, rows, sums or batch are no arrays")
+    return ImageSetView(node.get("type", ""), node["length"], data["type"], data["dtype"], tuple(data["shape"]), labels,
+                        decode(node.get("mean"), arrays), decode(node.get("std"), arrays),
+                        decode(node.get("pad_mode"), arrays), rows, sums, batch)
 
 
 @dataclass
