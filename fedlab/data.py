@@ -14,7 +14,7 @@ from . import augment, synthetic
 
 SOURCES = ("auto", "cifar", "synthetic")
 SYNTHETIC_SEED = 0
-SYNTHETIC_VERSION = 3  # bump when the generator changes, so stale caches are not reused
+SYNTHETIC_VERSION = 5  # bump when the generator changes, so stale caches are not reused
 
 
 class DataSourceError(RuntimeError):
