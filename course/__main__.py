@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+from fedlab import DataSourceError
+
 from . import demo, safe_grade
 from .classroom import Classroom
 from .sandbox import SandboxUnavailable
@@ -24,7 +26,7 @@ def autograde(assignment: str, student=None, class_dir=None, unsandboxed=False,
     try:
         failures = safe_grade.autograde(course, assignment, student, unsandboxed=unsandboxed,
                                         notebook_timeout=notebook_timeout)
-    except SandboxUnavailable as err:
+    except (SandboxUnavailable, DataSourceError) as err:  # no sandbox, or no data the notebooks could load
         print(err, file=sys.stderr)
         return 2
     grades = [g for g in course.grades() if g.assignment == assignment and student in (None, g.student)]

@@ -11,7 +11,9 @@ with every sandboxed process gone, the trusted grader runs ``nbgrader autograde`
 without executing it again, which writes the gradebook, the autograded notebook and what
 ``generate_feedback``, formgrader and ``nbgrader export`` read.
 """
+import contextlib
 import copy
+import io
 import shutil
 import tempfile
 import uuid
@@ -198,6 +200,16 @@ def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxe
     return found
 
 
+def _fill_cache():
+    """Make (or fetch) the data sets the notebooks load into the cache, once, here: a sandbox sees the cache
+    read-only and has no network, so a notebook there can only read what the grader prepared."""
+    import fedlab
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        fedlab.load_cifar10()
+        fedlab.load_cifar100()
+
+
 def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False, backend=None,
               notebook_timeout=NOTEBOOK_TIMEOUT_S) -> dict:
     """Safe-grade every submission of ``assignment`` (or ``student``'s); ``{student: why not graded}``.
@@ -212,6 +224,7 @@ def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False
     elif not sandbox.available():
         raise sandbox.SandboxUnavailable(f"autograde {assignment}: no sandbox works on this machine, so "
                                          f"submissions cannot be graded safely: {sandbox.HOW_TO_GET_ONE}")
+    _fill_cache()
     folder = klass.root / "submitted"
     students = [student] if student else sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
     failures = {}
