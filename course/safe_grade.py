@@ -90,7 +90,7 @@ def _executed(notebook: nbformat.NotebookNode, scratch: Path, name: str, unsandb
                        "--ExecutePreprocessor.interrupt_on_timeout=True",   # nbgrader: the next cells still run
                        "--output", "executed.ipynb", name],
                       scratch, sandbox.Limits(wall_s=timeout_s, cpu_s=2 * timeout_s),
-                      env={"NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"},
+                      env={"NBGRADER_EXECUTION": "autograde"},  # the kernel's own inline plots
                       unsandboxed=unsandboxed, backend=backend)
     path = scratch / "executed.ipynb"
     result = copy.deepcopy(notebook)

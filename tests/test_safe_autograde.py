@@ -303,13 +303,15 @@ def test_a_notebook_runs_in_its_sandbox_on_every_backend(backend, tmp_path):
         pytest.skip(f"{backend} is not installed or does not work here")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getcwd(), 6 * 7)"),
                                          nbformat.v4.new_code_cell("1 / 0"),
-                                         nbformat.v4.new_code_cell("print('after the error')")])
+                                         nbformat.v4.new_code_cell("print('after the error')"),
+                                         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2])")])
     nbformat.write(nb, tmp_path / "tiny.ipynb")
     ran, note = safe_grade._executed(nb, tmp_path, "tiny.ipynb", False, backend)
     assert note == ""
     assert ran.cells[0].outputs[0].text == f"{sandbox.INSIDE} 42\n"
     assert ran.cells[1].outputs[0].ename == "ZeroDivisionError"
     assert ran.cells[2].outputs[0].text == "after the error\n"
+    assert any("image/png" in o.get("data", {}) for o in ran.cells[3].outputs)  # the plot a hand-grader looks at
 
 
 def honest_graded(tmp_path, assignment, name):
