@@ -12,8 +12,8 @@ that runs past its time limit in cells under the per-cell one, a 50 MB output li
 history of 3 of 100 rounds at 99 % (7). Each gets its expected grade; the honest student keeps full marks;
 nothing reaches the gradebook, the solutions or the other student, no process outlives grading, and
 no hidden test reaches a notebook or feedback. Two cheap tests look at the parts on their own: the
-reset from the release, and a notebook's run in its sandbox on each backend. One more grades an honest
-submission to 03 through its own judge to full marks.
+reset from the release, and a notebook's run in its sandbox on each backend (its plots kept). Two more
+grade an honest submission to 03 and to 05 (its Flower server on loopback in the sandbox) to full marks.
 """
 import copy
 import hashlib
