@@ -11,9 +11,7 @@ with every sandboxed process gone, the trusted grader runs ``nbgrader autograde`
 without executing it again, which writes the gradebook, the autograded notebook and what
 ``generate_feedback``, formgrader and ``nbgrader export`` read.
 """
-import contextlib
 import copy
-import io
 import shutil
 import tempfile
 import uuid
@@ -200,14 +198,13 @@ def judge_submission(klass: Classroom, assignment: str, student: str, unsandboxe
     return found
 
 
-def _fill_cache():
-    """Make (or fetch) the data sets the notebooks load into the cache, once, here: a sandbox sees the cache
-    read-only and has no network, so a notebook there can only read what the grader prepared."""
-    import fedlab
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        fedlab.load_cifar10()
-        fedlab.load_cifar100()
+def _fill_cache(releases):
+    """Make (or fetch) into the cache, here, the data sets the assignment's notebooks load: a sandbox sees the
+    cache read-only and has no network, so a notebook there can only read what the grader prepared."""
+    code = "\n".join(c.source for nb in releases for c in nb.cells if c.cell_type == "code")
+    for name in ("cifar10", "cifar100"):
+        if f"load_{name}(" in code:
+            judges.dataset(name)
 
 
 def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False, backend=None,
@@ -224,7 +221,7 @@ def autograde(klass: Classroom, assignment: str, student=None, unsandboxed=False
     elif not sandbox.available():
         raise sandbox.SandboxUnavailable(f"autograde {assignment}: no sandbox works on this machine, so "
                                          f"submissions cannot be graded safely: {sandbox.HOW_TO_GET_ONE}")
-    _fill_cache()
+    _fill_cache(klass.released(assignment).values())
     folder = klass.root / "submitted"
     students = [student] if student else sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
     failures = {}

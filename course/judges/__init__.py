@@ -7,7 +7,10 @@ each plan's answers into a :class:`Verdict`. Everything from inside is read as p
 numpy arrays without pickle) and checked before use: an answer that is not what a verdict expects,
 a crash, a dead interpreter or a time-out fails that plan alone. Used by course/safe_grade.py.
 """
+import contextlib
+import functools
 import importlib
+import io
 import json
 import shutil
 import tempfile
@@ -26,6 +29,16 @@ JUDGES = {"01_fedavg": "fedavg", "02_noniid": "noniid", "03_quantization": "quan
           "04_malicious": "malicious", "05_live": "live"}  # assignment -> judge module of this package
 DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
                               torch.int16, torch.int32, torch.int64, torch.bool)}
+
+
+@functools.lru_cache(maxsize=None)
+def dataset(name: str) -> tuple:
+    """``fedlab.load_<name>()`` (``"cifar10"`` or ``"cifar100"``), read once and quietly: the data the notebooks
+    load (FEDLAB_DATA names it), for the judges' expected values and the grader's cache before any sandbox."""
+    import fedlab
+
+    with contextlib.redirect_stdout(io.StringIO()):  # fedlab says which data set it loads
+        return getattr(fedlab, f"load_{name}")()
 
 
 def judge(assignment: str):
