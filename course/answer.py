@@ -73,6 +73,11 @@ def secure_net():
                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
 
 
+def raised(err: Exception) -> dict:
+    """A student call's exception as the judge reads it: its type name and (the start of) its message."""
+    return {"error": {"type": type(err).__name__, "message": str(err)[:500]}}
+
+
 class Responder:
     def __init__(self, folder: Path, namespace: dict):
         self.folder, self.ns = folder, namespace
@@ -243,7 +248,7 @@ class Responder:
             own = client.net
             answers.append({"value": self.encode(None, []), "after": []})
         except Exception as err:
-            return {"answers": [{"error": {"type": type(err).__name__, "message": str(err)[:500]}}]}
+            return {"answers": [raised(err)]}
         for step in call["steps"]:
             try:
                 if step["method"] == "handle_message":
@@ -259,7 +264,7 @@ class Responder:
                     report["state"] = self.encode(own.state_dict(), [])
                 answers.append({"value": self.encode(value, []), "after": [report]})
             except Exception as err:
-                answers.append({"error": {"type": type(err).__name__, "message": str(err)[:500]}})
+                answers.append(raised(err))
                 break
         return {"answers": answers}
 
@@ -284,7 +289,7 @@ class Responder:
                 encoded = self.image_set(value, call["imageset"]) if "imageset" in call else self.encode(value, refs)
                 answers.append({"value": encoded, "elapsed": elapsed})
             except Exception as err:  # the student's function raised: the judge says so with the input used
-                answers.append({"error": {"type": type(err).__name__, "message": str(err)[:500]}})
+                answers.append(raised(err))
             answers[-1]["after"] = [self.after(spec, arg, shared) for spec, arg in zip(call["args"], args)]
         return {"answers": answers}
 
