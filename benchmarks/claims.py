@@ -5,7 +5,8 @@ granted. This benchmark runs each experiment with fedlab's pieces (data, ``creat
 ``train``, ``evaluate``, the live ``Client``) and small reference versions of what students
 write (samplers, averaging, quantizer, fake weights, secure averaging, partitions, the
 learning-rate schedule), then prints one row per claim: its numbers, the relation it
-expects, and whether it holds. It exits 1 if any claim fails.
+expects, and whether it holds. It exits 1 if any claim fails. The training runs the claims
+compare (some shared) run once each, spread over forked workers (``--workers``).
 
     .venv/bin/python benchmarks/claims.py                       # reduced scale, stand-in, CPU minutes
     .venv/bin/python benchmarks/claims.py --only a,c            # some claims
@@ -314,16 +315,177 @@ def run_groups(scale, data, seed, device_nums):
     return [float(a) for a in np.mean(accs, axis=0)]
 
 
-def upload_quantized(nbit):
+def upload_quantized(nbit, seed):
+    """3.3's upload: every chosen device quantizes its model to ``nbit`` bits (32: unchanged).
+
+    The dither comes from its own seeded stream and leaves torch's stream as it was, so runs of
+    every bit width draw the same data order and devices: they differ by the upload's precision.
+    """
+    stream = np.random.default_rng(seed)
+
     def upload(chosen):
-        for device in chosen:
-            quantize_model(device["net"], nbit)
+        with torch.random.fork_rng():
+            torch.manual_seed(int(stream.integers(2 ** 62)))
+            if nbit < 32:
+                for device in chosen:
+                    quantize_model(device["net"], nbit)
     return upload
 
 
-def upload_one_malicious(chosen):
-    """04 §4.1: one of the round's devices (chosen with the seeded ``random``) sends N(0, 0.5) weights."""
-    generate_fake_weights(random.choice(chosen))
+# ---------------------------------------------------------------- the runs the claims compare
+
+class AttackLog:
+    """04: one device of each round sends N(0, 0.5) weights; the aggregation keeps every round's a_i and flags.
+
+    ``epsilon=None`` averages plainly (4.1) and only records whom each epsilon in ``also`` would flag;
+    a number runs secure_average_weights with it (4.2). ``rounds`` is plain data (a worker sends it back).
+    """
+
+    def __init__(self, epsilon=None, also=()):
+        self.epsilon, self.also, self.rounds = epsilon, also, []
+
+    def upload(self, chosen):
+        attacker = random.choice(chosen)  # seeded, like get_malicious_devices in the notebook
+        self.bad = next(i for i, d in enumerate(chosen) if d is attacker)
+        generate_fake_weights(attacker)
+
+    def aggregate(self, chosen):
+        secure, a, flagged = secure_average_weights(chosen, 0.0 if self.epsilon is None else self.epsilon)
+        a_avg = sum(a) / len(a)
+        self.rounds.append({"a": a, "bad": self.bad, "flagged": flagged if self.epsilon is not None else [],
+                            "would_flag": {eps: [i for i, x in enumerate(a) if x > a_avg + eps] for eps in self.also}})
+        return average_weights(chosen) if self.epsilon is None else secure
+
+
+
+def caught(rounds):
+    """Share of an attack run's rounds in which exactly the Gaussian device was flagged."""
+    return float(np.mean([r["flagged"] == [r["bad"]] for r in rounds]))
+
+
+def a_summary(rounds):
+    honest = [x for r in rounds for i, x in enumerate(r["a"]) if i != r["bad"]]
+    bad = [r["a"][r["bad"]] for r in rounds]
+    avg = [sum(r["a"]) / len(r["a"]) for r in rounds]
+    return (f"a_i honest {np.mean(honest):.3f} (max {max(honest):.3f}), Gaussian {np.mean(bad):.3f} "
+            f"(min {min(bad):.3f}), a_avg {np.mean(avg):.3f}")
+
+
+def print_rounds(rounds, label):
+    for k, r in enumerate(rounds):
+        print(f"    {label} round {k + 1}: a_i {' '.join(f'{x:.3f}' for x in r['a'])}; Gaussian device "
+              f"#{r['bad']}; flagged {r['flagged']}; would flag {r['would_flag']}")
+
+
+# 03's claim compares bit widths on this many seeds (seed, seed + 1, ...): one run's accuracy moves by about a
+# point with its random draws alone, as much as 4-bit uploads cost at the reduced scale
+QUANTIZATION_SEEDS = 3
+
+
+class Runs:
+    """Every training run the claims compare, by key, each run once (claims share some).
+
+    Keys: ("fedavg", rounds, nbit, seed) FedAvg over IID devices with nbit-bit uploads (32: plain);
+    ("single",) the lone device of 1.1; ("groups", device_nums) 2.4; ("attack", epsilon) 04 with a
+    Gaussian device each round, epsilon None for plain averaging. ``prefetch`` runs many at once.
+    """
+
+    def __init__(self, scale, data, seed):
+        self.scale, self.data, self.seed = scale, data, seed
+        self.done = {}
+
+    def get(self, key):
+        if key not in self.done:
+            self.done[key] = self.run(key)
+        return self.done[key]
+
+    def run(self, key):
+        s, data = self.scale, self.data
+        kind, *args = key
+        if kind == "fedavg":
+            rounds, nbit, seed = args
+            return run_iid(s, data, seed, rounds, upload=upload_quantized(nbit, seed) if nbit < 32 else None)
+        if kind == "single":
+            return run_single(s, data, self.seed)
+        if kind == "groups":
+            return run_groups(s, data, self.seed, list(args[0]))
+        if kind == "attack":
+            log = AttackLog(args[0], also=() if args[0] is not None else (0.3,))
+            acc = run_iid(s, data, self.seed, s.malicious_rounds, upload=log.upload, aggregate=log.aggregate)
+            return acc, log.rounds
+        raise ValueError(f"no run of kind {kind!r}")
+
+    def cost(self, key):
+        """Images trained on: orders runs longest first over the workers."""
+        s, kind = self.scale, key[0]
+        per_device = round(s.data_pct * s.train_images)
+        per_round = round(s.device_pct * s.num_devices) * s.local_epochs * per_device
+        if kind == "fedavg":
+            return key[1] * per_round
+        if kind == "attack":
+            return s.malicious_rounds * per_round
+        if kind == "groups":
+            return s.rounds * sum(key[1]) * s.local_epochs * s.group_items
+        return s.single_epochs * per_device
+
+    def honest(self, rounds, seed=None):
+        """FedAvg with 32-bit uploads and no attacker: 1.3, the 32-bit line of 3.3, the honest line of 04."""
+        return self.get(("fedavg", rounds, 32, self.seed if seed is None else seed))
+
+    def prefetch(self, keys, workers=1):
+        """Run ``keys`` not yet done, in up to ``workers`` forked processes, printing each as it ends.
+
+        The workers are forked after the data is loaded, so they share it; each run seeds itself, so
+        a worker's result is the one this process would get.
+        """
+        todo = sorted({k for k in keys if k not in self.done}, key=self.cost, reverse=True)
+        if workers == 1 or len(todo) < 2:
+            for key in todo:
+                t = time.perf_counter()
+                self.done[key] = self.run(key)
+                _report(key, self.done[key], time.perf_counter() - t)
+            return
+        context = multiprocessing.get_context("fork")
+        tasks, results = context.Queue(), context.Queue()
+        for key in todo + [None] * workers:
+            tasks.put(key)
+        procs = [context.Process(target=_worker, args=(self, tasks, results)) for _ in range(workers)]
+        for proc in procs:
+            proc.start()
+        try:
+            for _ in todo:
+                while True:
+                    try:
+                        key, result, seconds = results.get(timeout=5)
+                        break
+                    except queue.Empty:
+                        if not any(proc.is_alive() for proc in procs):
+                            raise RuntimeError("the claims workers ended without their runs (see above)") from None
+                if key == "error":
+                    raise RuntimeError("a claims run failed in its worker:\n" + result)
+                self.done[key] = result
+                _report(key, result, seconds)
+        finally:
+            for proc in procs:
+                if proc.is_alive() and len(self.done) < len(keys):
+                    proc.terminate()
+                proc.join()
+
+
+def _worker(runs, tasks, results):
+    for key in iter(tasks.get, None):
+        try:
+            t = time.perf_counter()
+            results.put((key, runs.run(key), time.perf_counter() - t))
+        except BaseException:
+            results.put(("error", f"run {key}: " + traceback.format_exc(), 0.0))
+            return
+
+
+def _report(key, result, seconds):
+    value = result[0] if key[0] == "attack" else result
+    shown = "/".join(f"{v:.1f}" for v in value) if isinstance(value, list) else f"{value:.1f}"
+    print(f"  run {' '.join(str(k) for k in key)}: {shown} % [{seconds:.0f} s]", flush=True)
 
 
 # ---------------------------------------------------------------- the claims
@@ -337,84 +499,33 @@ class Row:
     holds: bool
 
 
-class AttackLog:
-    """04: one device of each round sends N(0, 0.5) weights; the aggregation keeps every round's a_i and flags.
-
-    ``epsilon=None`` averages plainly (4.1) and only records whom each epsilon in ``also`` would flag;
-    a number runs secure_average_weights with it (4.2).
-    """
-
-    def __init__(self, epsilon=None, also=()):
-        self.epsilon, self.also, self.rounds = epsilon, also, []
-
-    def upload(self, chosen):
-        self.attacker = random.choice(chosen)  # seeded, like get_malicious_devices in the notebook
-        generate_fake_weights(self.attacker)
-
-    def aggregate(self, chosen):
-        secure, a, flagged = secure_average_weights(chosen, 0.0 if self.epsilon is None else self.epsilon)
-        a_avg = sum(a) / len(a)
-        self.rounds.append({"a": a, "bad": next(i for i, d in enumerate(chosen) if d is self.attacker),
-                            "flagged": flagged if self.epsilon is not None else [],
-                            "would_flag": {eps: [i for i, x in enumerate(a) if x > a_avg + eps] for eps in self.also}})
-        return average_weights(chosen) if self.epsilon is None else secure
-
-    def caught(self):
-        """Share of rounds in which exactly the Gaussian device was flagged."""
-        return float(np.mean([r["flagged"] == [r["bad"]] for r in self.rounds]))
-
-    def summary(self):
-        honest = [x for r in self.rounds for i, x in enumerate(r["a"]) if i != r["bad"]]
-        bad = [r["a"][r["bad"]] for r in self.rounds]
-        avg = [sum(r["a"]) / len(r["a"]) for r in self.rounds]
-        return (f"a_i honest {np.mean(honest):.3f} (max {max(honest):.3f}), Gaussian {np.mean(bad):.3f} "
-                f"(min {min(bad):.3f}), a_avg {np.mean(avg):.3f}")
-
-    def print_rounds(self, label):
-        for k, r in enumerate(self.rounds):
-            print(f"    {label} round {k + 1}: a_i {' '.join(f'{x:.3f}' for x in r['a'])}; Gaussian device "
-                  f"#{r['bad']}; flagged {r['flagged']}; would flag {r['would_flag']}")
+def quantization_keys(runs):
+    return [("fedavg", runs.scale.rounds, nbit, runs.seed + k) for k in range(QUANTIZATION_SEEDS)
+            for nbit in (32, 16, 4)]
 
 
-class Baselines:
-    """Runs that several claims compare against, each trained once."""
-
-    def __init__(self, scale, data, seed):
-        self.scale, self.data, self.seed = scale, data, seed
-        self._runs = {}
-
-    def _once(self, key, run):
-        if key not in self._runs:
-            self._runs[key] = run()
-        return self._runs[key]
-
-    def honest(self, rounds):
-        """FedAvg with 32-bit uploads and no attacker: 1.3, the 32-bit line of 3.3, the honest line of 04."""
-        return self._once(("honest", rounds), lambda: run_iid(self.scale, self.data, self.seed, rounds))
-
-    def plain(self):
-        """4.1: plain averaging with a Gaussian device each round; (accuracy, AttackLog recording epsilon 0.3)."""
-        def run():
-            log = AttackLog(None, also=(0.3,))
-            acc = run_iid(self.scale, self.data, self.seed, self.scale.malicious_rounds,
-                          upload=log.upload, aggregate=log.aggregate)
-            return acc, log
-        return self._once("plain", run)
+# the runs each claim compares; (f) and (g) train nothing
+NEEDS = {
+    "a": lambda runs: [("single",), ("fedavg", runs.scale.rounds, 32, runs.seed)],
+    "b": lambda runs: [("groups", (1, 1, 1)), ("groups", (5, 1, 1))],
+    "c": quantization_keys,
+    "d": lambda runs: [("fedavg", runs.scale.malicious_rounds, 32, runs.seed), ("attack", None)],
+    "e": lambda runs: NEEDS["d"](runs) + [("attack", 0.1)],
+    "f": lambda runs: [],
+    "g": lambda runs: [],
+}
 
 
-def claim_a(base):
-    s, data = base.scale, base.data
-    single, fedavg = run_single(s, data, base.seed), base.honest(s.rounds)
+def claim_a(runs):
+    single, fedavg = runs.get(("single",)), runs.honest(runs.scale.rounds)
     margin = 5.0
     return Row("a", "01: one device with 10 % vs FedAvg over 50 IID devices",
                f"one device {single:.1f} %, FedAvg {fedavg:.1f} %",
                f"FedAvg >= one device + {margin:g}", fedavg >= single + margin)
 
 
-def claim_b(base):
-    s, data = base.scale, base.data
-    fair = run_groups(s, data, base.seed, [1, 1, 1])
-    unfair = run_groups(s, data, base.seed, [5, 1, 1])
+def claim_b(runs):
+    fair, unfair = runs.get(("groups", (1, 1, 1))), runs.get(("groups", (5, 1, 1)))
     margin = 2.0
     holds = unfair[0] >= fair[0] + margin and all(unfair[g] <= fair[g] - margin for g in (1, 2))
     show = lambda accs: "/".join(f"{a:.1f}" for a in accs)  # noqa: E731
@@ -423,55 +534,55 @@ def claim_b(base):
                f"group 0 up >= {margin:g}, groups 1 and 2 down >= {margin:g}", holds)
 
 
-def claim_c(base):
-    s, data = base.scale, base.data
-    bits32 = base.honest(s.rounds)
-    bits16 = run_iid(s, data, base.seed, s.rounds, upload=upload_quantized(16))
-    bits4 = run_iid(s, data, base.seed, s.rounds, upload=upload_quantized(4))
-    close, below = 1.5, 3.0
-    holds = abs(bits16 - bits32) <= close and bits4 <= min(bits16, bits32) - below
-    return Row("c", "03: uploads quantized to 32 / 16 / 4 bits",
-               f"32-bit {bits32:.1f} %, 16-bit {bits16:.1f} %, 4-bit {bits4:.1f} %",
-               f"|16 - 32| <= {close:g}, 4 <= min(16, 32) - {below:g}", holds)
+def claim_c(runs):
+    """Paired runs (same data order and devices per seed), so the bit widths differ by their uploads only."""
+    accs = {nbit: [runs.get(key) for key in quantization_keys(runs) if key[2] == nbit] for nbit in (32, 16, 4)}
+    mean = {nbit: float(np.mean(a)) for nbit, a in accs.items()}
+    noise = 1.0  # a seed-mean moves by well under this with the random draws alone (16- vs 32-bit)
+    holds = abs(mean[16] - mean[32]) <= noise and mean[4] <= min(mean[16], mean[32]) - noise
+    seeds = f"{runs.seed}-{runs.seed + QUANTIZATION_SEEDS - 1}"
+    per_seed = ", ".join("/".join(f"{accs[b][k]:.1f}" for b in (32, 16, 4)) for k in range(QUANTIZATION_SEEDS))
+    return Row("c", f"03: uploads quantized to 32 / 16 / 4 bits, mean of seeds {seeds}",
+               f"32-bit {mean[32]:.1f} %, 16-bit {mean[16]:.1f} %, 4-bit {mean[4]:.1f} % (per seed 32/16/4: "
+               f"{per_seed})", f"|16 - 32| <= {noise:g}, 4 <= min(16, 32) - {noise:g}", holds)
 
 
-def claim_d(base):
-    honest, (plain, _) = base.honest(base.scale.malicious_rounds), base.plain()
+def claim_d(runs):
+    honest, (plain, _) = runs.honest(runs.scale.malicious_rounds), runs.get(("attack", None))
     margin = 20.0
     return Row("d", "04: one of five devices sends N(0, 0.5) weights, plain averaging",
                f"honest {honest:.1f} %, with the Gaussian device {plain:.1f} %",
                f"with it <= honest - {margin:g}", plain <= honest - margin)
 
 
-def claim_e(base, verbose=False):
-    s = base.scale
-    honest, (plain, plain_log) = base.honest(s.malicious_rounds), base.plain()
-    log = AttackLog(0.1)
-    secure = run_iid(s, base.data, base.seed, s.malicious_rounds, upload=log.upload, aggregate=log.aggregate)
+def claim_e(runs, verbose=False):
+    honest, (plain, plain_rounds) = runs.honest(runs.scale.malicious_rounds), runs.get(("attack", None))
+    secure, secure_rounds = runs.get(("attack", 0.1))
     if verbose:
-        log.print_rounds("eps 0.1")
-        plain_log.print_rounds("plain")
-    caught = log.caught()
+        print_rounds(secure_rounds, "eps 0.1")
+        print_rounds(plain_rounds, "plain")
+    share = caught(secure_rounds)
     # where epsilon 0.3 flags nobody, its secure average is the plain average: the plain run is its run
-    flags03 = sum(len(r["would_flag"][0.3]) for r in plain_log.rounds)
+    flags03 = sum(len(r["would_flag"][0.3]) for r in plain_rounds)
     recovered = (secure - plain) / (honest - plain) if honest > plain else float("nan")
-    holds = caught >= 0.9 and recovered >= 0.8 and flags03 == 0
+    holds = share >= 0.9 and recovered >= 0.8 and flags03 == 0
     return Row("e", "04: secure averaging, epsilon 0.1 and 0.3",
                f"eps 0.1: {secure:.1f} % (honest {honest:.1f}, plain {plain:.1f}: {recovered:.0%} recovered), "
-               f"flags exactly the Gaussian device in {caught:.0%} of {len(log.rounds)} rounds, {log.summary()}; "
-               f"eps 0.3: {flags03} flags in {len(plain_log.rounds)} rounds of the plain run, {plain_log.summary()}",
+               f"flags exactly the Gaussian device in {share:.0%} of {len(secure_rounds)} rounds, "
+               f"{a_summary(secure_rounds)}; eps 0.3: {flags03} flags in {len(plain_rounds)} rounds of the plain run, "
+               f"{a_summary(plain_rounds)}",
                "eps 0.1 catches it in >= 90 % of rounds and recovers >= 80 %; eps 0.3 flags nobody", holds)
 
 
-def claim_f(base):
+def claim_f(runs):
     """05 Task 1: k clients holding a seeded fraction f each cover 1 - (1 - f)^k of the data."""
-    size = len(base.data.trainset)
+    size = len(runs.data.trainset)
     worst, needed = 0.0, {}
     for parts in (2, 3, 4):
         held = np.zeros(size, dtype=bool)
         needed[parts] = None
         for k in range(1, 9):
-            held[parallel_seeded_choice([np.arange(size)], base.seed + k, size // parts)[0]] = True
+            held[parallel_seeded_choice([np.arange(size)], runs.seed + k, size // parts)[0]] = True
             expected = 1 - (1 - 1 / parts) ** k
             worst = max(worst, abs(held.mean() - expected))
             if needed[parts] is None and held.mean() >= 0.8:
@@ -484,14 +595,14 @@ def claim_f(base):
                f"gap <= {tolerance:g}; 3 / 4 / 6 clients", holds)
 
 
-def claim_g(base):
+def claim_g(runs):
     """05 Task 3: the learning rate a live client trains with drops tenfold at rounds 21 and 41."""
     train100, test100 = fedlab.load_cifar100()
     tiny = lambda ds: fedlab.ImageSet(ds.data[:16], ds.labels[:16], name="tiny", source=ds.source,  # noqa: E731
                                       mean=ds.mean, std=ds.std, pad_mode=ds.pad_mode)
     used = []
     with tempfile.TemporaryDirectory() as save_dir:
-        client = ReferenceClient(tiny(train100), tiny(test100), learning_rate_for_round, base.seed,
+        client = ReferenceClient(tiny(train100), tiny(test100), learning_rate_for_round, runs.seed,
                                  local_epochs=1, save_dir=save_dir)
         for rnd in range(1, 51):
             message = {"weights": client.weights(), "config": {"current_round": rnd}}
@@ -521,10 +632,17 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch (default 1: small steps gain little from more, and a shared "
                              "machine loses much)")
-    parser.add_argument("--workers", type=int, choices=(1, 2), default=2,
-                        help="processes running independent claims at once (default 2; 1 runs them in order)")
+    parser.add_argument("--workers", type=_positive, default=2,
+                        help="processes running the claims' training runs at once, one torch thread each by default "
+                             "(default 2, the course machine's cores; 1 runs them in order)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every round's a_i of claim (e)")
     return parser.parse_args(argv)
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of processes, 1 or more, e.g. --workers 2")
+    return int(text)
 
 
 def _claims(text):
@@ -535,57 +653,16 @@ def _claims(text):
     return sorted(set(picked))
 
 
-def run_claims(base, claims, verbose):
-    """Run ``claims`` in order on ``base``, printing each row as it ends; returns the rows."""
+def run_claims(runs, claims, workers=1, verbose=False):
+    """The rows of ``claims``: their runs first (in ``workers`` processes), then each row, printed as it ends."""
+    runs.prefetch([key for claim in claims for key in NEEDS[claim](runs)], workers)
     rows = []
     for claim in claims:
-        t = time.perf_counter()
-        row = RUNS[claim](base, verbose) if claim == "e" else RUNS[claim](base)
+        row = RUNS[claim](runs, verbose) if claim == "e" else RUNS[claim](runs)
         rows.append(row)
-        print(f"({row.claim}) {'holds' if row.holds else 'FAILS'} [{time.perf_counter() - t:.0f} s] {row.what}: "
-              f"{row.numbers}; expected {row.relation}", flush=True)
+        print(f"({row.claim}) {'holds' if row.holds else 'FAILS'} {row.what}: {row.numbers}; "
+              f"expected {row.relation}", flush=True)
     return rows
-
-
-# what each worker runs: (d) and (e) share the honest and plain runs, (a) and (c) the honest one; about equal costs
-WORKER_CLAIMS = (("b", "d", "e", "f"), ("a", "c", "g"))
-
-
-def _worker(base, claims, verbose, results):
-    try:  # plain dicts: they unpickle whatever name this module was loaded under
-        results.put([dataclasses.asdict(row) for row in run_claims(base, claims, verbose)])
-    except BaseException:
-        results.put(traceback.format_exc())
-        raise
-
-
-def run_in_workers(base, claims, workers, verbose):
-    """The rows of ``claims``, run in up to ``workers`` forked processes (one thread each by default).
-
-    The data is loaded before forking, so the workers share it and the stand-in is built once.
-    """
-    groups = [[c for c in group if c in claims] for group in WORKER_CLAIMS]
-    groups = [g for g in groups if g]
-    if workers == 1 or len(groups) == 1:
-        return run_claims(base, claims, verbose)
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    procs = [context.Process(target=_worker, args=(base, group, verbose, results)) for group in groups]
-    for proc in procs:
-        proc.start()
-    got = []
-    while len(got) < len(procs):
-        try:
-            got.append(results.get(timeout=5))
-        except queue.Empty:
-            if not any(proc.is_alive() for proc in procs) and results.empty():
-                raise RuntimeError("a claims worker ended without its rows (see its error above)") from None
-    for proc in procs:
-        proc.join()
-    errors = [r for r in got if isinstance(r, str)]
-    if errors:
-        raise RuntimeError("a claims worker failed:\n" + "\n".join(errors))
-    return sorted((Row(**row) for rows in got for row in rows), key=lambda row: row.claim)
 
 
 def main(argv=None):
@@ -597,7 +674,7 @@ def main(argv=None):
     print(f"scale {scale.name}: {scale}; data {data.trainset.name} ({data.trainset.source}); "
           f"compute device {fedlab.compute_device()}; seed {args.seed}; {args.workers} worker(s) of "
           f"{args.threads} thread(s)", flush=True)
-    rows = run_in_workers(Baselines(scale, data, args.seed), args.only, args.workers, args.verbose)
+    rows = run_claims(Runs(scale, data, args.seed), args.only, args.workers, args.verbose)
     failed = [r.claim for r in rows if not r.holds]
     print(f"\n{len(rows) - len(failed)} of {len(rows)} claims hold"
           f"{'; failing: ' + ', '.join(failed) if failed else ''}; wall time {time.perf_counter() - started:.0f} s")
