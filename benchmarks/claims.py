@@ -438,7 +438,7 @@ class Runs:
         The workers are forked after the data is loaded, so they share it; each run seeds itself, so
         a worker's result is the one this process would get.
         """
-        todo = sorted({k for k in keys if k not in self.done}, key=self.cost, reverse=True)
+        todo = sorted(dict.fromkeys(k for k in keys if k not in self.done), key=self.cost, reverse=True)
         if workers == 1 or len(todo) < 2:
             for key in todo:
                 t = time.perf_counter()
@@ -452,6 +452,7 @@ class Runs:
         procs = [context.Process(target=_worker, args=(self, tasks, results)) for _ in range(workers)]
         for proc in procs:
             proc.start()
+        finished = False
         try:
             for _ in todo:
                 while True:
@@ -465,9 +466,10 @@ class Runs:
                     raise RuntimeError("a claims run failed in its worker:\n" + result)
                 self.done[key] = result
                 _report(key, result, seconds)
+            finished = True
         finally:
             for proc in procs:
-                if proc.is_alive() and len(self.done) < len(keys):
+                if not finished:  # a run failed: the others' results would not be used
                     proc.terminate()
                 proc.join()
 
