@@ -428,10 +428,6 @@ class Runs:
             return s.rounds * sum(key[1]) * s.local_epochs * s.group_items
         return s.single_epochs * per_device
 
-    def honest(self, rounds, seed=None):
-        """FedAvg with 32-bit uploads and no attacker: 1.3, the 32-bit line of 3.3, the honest line of 04."""
-        return self.get(("fedavg", rounds, 32, self.seed if seed is None else seed))
-
     def prefetch(self, keys, workers=1):
         """Run ``keys`` not yet done, in up to ``workers`` forked processes, printing each as it ends.
 
@@ -506,7 +502,8 @@ def quantization_keys(runs):
             for nbit in (32, 16, 4)]
 
 
-# the runs each claim compares; (f) and (g) train nothing
+# the runs each claim compares, in the order its function reads them; (f) and (g) train nothing. The honest run
+# (32-bit uploads, no attacker) is 1.3's, the 32-bit line of 3.3 and 04's honest line.
 NEEDS = {
     "a": lambda runs: [("single",), ("fedavg", runs.scale.rounds, 32, runs.seed)],
     "b": lambda runs: [("groups", (1, 1, 1)), ("groups", (5, 1, 1))],
@@ -519,7 +516,7 @@ NEEDS = {
 
 
 def claim_a(runs):
-    single, fedavg = runs.get(("single",)), runs.honest(runs.scale.rounds)
+    single, fedavg = map(runs.get, NEEDS["a"](runs))
     margin = 5.0
     return Row("a", "01: one device with 10 % vs FedAvg over 50 IID devices",
                f"one device {single:.1f} %, FedAvg {fedavg:.1f} %",
@@ -527,7 +524,7 @@ def claim_a(runs):
 
 
 def claim_b(runs):
-    fair, unfair = runs.get(("groups", (1, 1, 1))), runs.get(("groups", (5, 1, 1)))
+    fair, unfair = map(runs.get, NEEDS["b"](runs))
     margin = 2.0
     holds = unfair[0] >= fair[0] + margin and all(unfair[g] <= fair[g] - margin for g in (1, 2))
     show = lambda accs: "/".join(f"{a:.1f}" for a in accs)  # noqa: E731
@@ -550,7 +547,7 @@ def claim_c(runs):
 
 
 def claim_d(runs):
-    honest, (plain, _) = runs.honest(runs.scale.malicious_rounds), runs.get(("attack", None))
+    honest, (plain, _) = map(runs.get, NEEDS["d"](runs))
     margin = 20.0
     return Row("d", "04: one of five devices sends N(0, 0.5) weights, plain averaging",
                f"honest {honest:.1f} %, with the Gaussian device {plain:.1f} %",
@@ -558,8 +555,7 @@ def claim_d(runs):
 
 
 def claim_e(runs, verbose=False):
-    honest, (plain, plain_rounds) = runs.honest(runs.scale.malicious_rounds), runs.get(("attack", None))
-    secure, secure_rounds = runs.get(("attack", 0.1))
+    honest, (plain, plain_rounds), (secure, secure_rounds) = map(runs.get, NEEDS["e"](runs))
     if verbose:
         print_rounds(secure_rounds, "eps 0.1")
         print_rounds(plain_rounds, "plain")
